@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, builds each
+# Rust profile once (debug for `cargo test`, the static release binary for
+# everything that runs the real artefact) and runs every suite.
+# Each suite is a script that exits non-zero on failure; all suites run, and the
+# last line is the summary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-tools.sh || { echo "install-tools failed"; exit 1; }
+source scripts/env.sh
+
+suites=(
+  scripts/test-rust.sh         # fmt, clippy, unit + integration tests (real HTTP, OTLP receiver)
+  scripts/build-static.sh      # the static release binary the next suites share
+  tests/image/test.sh          # Dockerfile: build with buildah, inspect, run hardened with podman
+  k8s/test.sh                  # kustomize render, schema, checkov, PSS restricted, podman kube play
+  observability/test.sh        # rules (promtool), dashboards, live Prometheus against the service
+  fluentd/test.sh              # manifests, config, CRI contract against the real service's lines
+  jenkins-lib/test.sh          # shared-library unit tests, Jenkinsfile stub run, CodeNarc
+)
+passed=0 failed=0 failed_names=()
+for s in "${suites[@]}"; do
+  if [ ! -x "$s" ]; then echo "== $s: missing"; failed=$((failed + 1)); failed_names+=("$s"); continue; fi
+  echo "== $s"
+  start=$SECONDS
+  if "$s"; then
+    passed=$((passed + 1)); echo "== $s: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failed_names+=("$s"); echo "== $s: FAILED ($((SECONDS - start)) s)"
+  fi
+done
+[ "$failed" -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
