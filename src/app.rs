@@ -1,0 +1,129 @@
+//! The router and its layers, built once and shared by production and tests.
+//!
+//! Layers, outermost first (each route and the fallback get them, so the
+//! telemetry layer knows the matched route and sees every final status):
+//! telemetry → JSON error bodies → overload/timeout errors → load shedding
+//! → global concurrency limit → request timeout → panic guard → header size
+//! limit → body size limit → handler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::TimeoutLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::config::Config;
+use crate::error::{ensure_json_errors, json_error};
+use crate::routes::{self, AppState};
+use crate::scratch::ScratchStore;
+use crate::shutdown::Readiness;
+use crate::telemetry::http::{HttpTelemetry, observe};
+use crate::telemetry::metrics::MetricsRenderer;
+
+/// The limits the listener and the shutdown sequence need.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub shutdown_drain: Duration,
+}
+
+/// A built application: the router plus the handles `serve` drives.
+pub struct App {
+    pub router: Router,
+    pub readiness: Arc<Readiness>,
+    pub limits: Limits,
+}
+
+/// Builds the application from the configuration. Fails only if the scratch
+/// directory cannot be created or read.
+pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<App> {
+    let scratch = ScratchStore::open(
+        config.scratch_dir(),
+        config.scratch_max_bytes,
+        config.scratch_quota_bytes,
+    )?;
+    let readiness = Arc::new(Readiness::default());
+    let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
+
+    let layers = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            Arc::new(HttpTelemetry::default()),
+            observe,
+        ))
+        .layer(middleware::map_response(ensure_json_errors))
+        .layer(HandleErrorLayer::new(layer_error))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_requests,
+        ))
+        .layer(TimeoutLayer::new(config.request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }))
+        .layer(middleware::from_fn_with_state(
+            config.max_header_bytes,
+            limit_headers,
+        ))
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX),
+        ));
+
+    let router = routes::router(config.fault_injection)
+        .layer(layers)
+        .with_state(state);
+    Ok(App {
+        router,
+        readiness,
+        limits: Limits {
+            max_header_bytes: config.max_header_bytes,
+            header_read_timeout: config.header_read_timeout,
+            request_timeout: config.request_timeout,
+            shutdown_drain: config.shutdown_drain,
+        },
+    })
+}
+
+/// Errors raised by tower layers become responses: shed load is 503 with a
+/// hint to retry, a request over its time budget is 408.
+async fn layer_error(err: tower::BoxError) -> Response {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later");
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        res
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        json_error(StatusCode::REQUEST_TIMEOUT, "request timed out")
+    } else {
+        tracing::error!(error = %err, "unhandled layer error");
+        json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+/// 431 with a JSON body when the request's header block is over the limit.
+async fn limit_headers(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > max {
+        return json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

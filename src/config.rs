@@ -1,0 +1,480 @@
+//! Reading and validating the environment into one typed [`Config`].
+//!
+//! Everything is read once at start. An invalid value is an error that names
+//! the variable, so `PORT=abc` stops the process before it listens instead of
+//! surfacing later as a confusing runtime failure. Empty values count as unset
+//! (Kubernetes manifests often render `value: ""`).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
+
+pub const DEFAULT_MESSAGE: &str = "Hello, World!";
+
+/// A configuration error: which variable, what it held, and why it is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// `OTEL_TRACES_SAMPLER` (+ `_ARG`), validated here so a typo is a start-up
+/// error rather than the SDK's silent fallback.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerConfig {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio(f64),
+}
+
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// Base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`) or the traces-specific
+    /// one (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used verbatim by the SDK).
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PORT`: 0 asks the kernel for a free port (tests); otherwise ≥ 1024.
+    pub port: u16,
+    /// `MESSAGES`: newline-separated greetings, rotated per request.
+    pub messages: Vec<String>,
+    pub fault_injection: bool,
+    /// `TMPDIR`: scratch data lives in `$TMPDIR/hello-scratch`.
+    pub tmp_dir: PathBuf,
+    pub scratch_max_bytes: u64,
+    pub scratch_quota_bytes: u64,
+    pub shutdown_drain: Duration,
+    pub request_timeout: Duration,
+    /// Time a client gets to send a request's headers (slowloris bound).
+    pub header_read_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub max_header_bytes: usize,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub otlp: Option<OtlpConfig>,
+    pub sampler: SamplerConfig,
+    pub service_name: String,
+    pub pod_name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub node_name: Option<String>,
+    pub hostname: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads from any lookup, so tests configure without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let port = match get("PORT") {
+            None => 8080,
+            Some(v) => {
+                let p: u16 = parse_num("PORT", &v)?;
+                if p != 0 && p < 1024 {
+                    return Err(err(
+                        "PORT",
+                        &v,
+                        "must be 1024..65535 (the service never needs a privileged port)",
+                    ));
+                }
+                p
+            }
+        };
+
+        let messages = match lookup("MESSAGES") {
+            None => vec![DEFAULT_MESSAGE.to_owned()],
+            Some(v) => parse_messages(&v).map_err(|reason| err("MESSAGES", &v, reason))?,
+        };
+
+        let fault_injection = match get("FAULT_INJECTION") {
+            None => false,
+            Some(v) => parse_bool("FAULT_INJECTION", &v)?,
+        };
+
+        let tmp_dir = PathBuf::from(get("TMPDIR").unwrap_or_else(|| "/tmp".to_owned()));
+        if !tmp_dir.is_absolute() {
+            return Err(err(
+                "TMPDIR",
+                &tmp_dir.display().to_string(),
+                "must be an absolute path",
+            ));
+        }
+
+        let scratch_max_bytes =
+            positive("SCRATCH_MAX_BYTES", get("SCRATCH_MAX_BYTES"), 1024 * 1024)?;
+        let scratch_quota_bytes = positive(
+            "SCRATCH_QUOTA_BYTES",
+            get("SCRATCH_QUOTA_BYTES"),
+            32 * 1024 * 1024,
+        )?;
+        if scratch_quota_bytes < scratch_max_bytes {
+            return Err(err(
+                "SCRATCH_QUOTA_BYTES",
+                &scratch_quota_bytes.to_string(),
+                format!("must be at least SCRATCH_MAX_BYTES ({scratch_max_bytes})"),
+            ));
+        }
+
+        let shutdown_drain = Duration::from_secs(bounded(
+            "SHUTDOWN_DRAIN_SECONDS",
+            get("SHUTDOWN_DRAIN_SECONDS"),
+            5,
+            0,
+            300,
+        )?);
+        let request_timeout = Duration::from_secs(bounded(
+            "REQUEST_TIMEOUT_SECONDS",
+            get("REQUEST_TIMEOUT_SECONDS"),
+            10,
+            1,
+            300,
+        )?);
+        let header_read_timeout = Duration::from_secs(bounded(
+            "HEADER_READ_TIMEOUT_SECONDS",
+            get("HEADER_READ_TIMEOUT_SECONDS"),
+            5,
+            1,
+            60,
+        )?);
+        let max_concurrent_requests = bounded(
+            "MAX_CONCURRENT_REQUESTS",
+            get("MAX_CONCURRENT_REQUESTS"),
+            512,
+            1,
+            1_000_000,
+        )? as usize;
+        let max_header_bytes = bounded(
+            "MAX_HEADER_BYTES",
+            get("MAX_HEADER_BYTES"),
+            16 * 1024,
+            1024,
+            1024 * 1024,
+        )? as usize;
+
+        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+        if let Err(e) = EnvFilter::try_new(&log_filter) {
+            return Err(err("RUST_LOG", &log_filter, e.to_string()));
+        }
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(v) => return Err(err("LOG_FORMAT", v, "expected `json` or `pretty`")),
+        };
+
+        let otlp = parse_otlp(&get)?;
+        let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
+
+        let hostname = get("HOSTNAME")
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+
+        Ok(Config {
+            port,
+            messages,
+            fault_injection,
+            tmp_dir,
+            scratch_max_bytes,
+            scratch_quota_bytes,
+            shutdown_drain,
+            request_timeout,
+            header_read_timeout,
+            max_concurrent_requests,
+            max_header_bytes,
+            log_filter,
+            log_format,
+            otlp,
+            sampler,
+            service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "hello".to_owned()),
+            pod_name: get("POD_NAME"),
+            pod_namespace: get("POD_NAMESPACE"),
+            node_name: get("NODE_NAME"),
+            hostname,
+        })
+    }
+
+    /// The directory that holds scratch data (created at start).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.tmp_dir.join("hello-scratch")
+    }
+}
+
+/// Splits `MESSAGES` into greetings: one per non-blank line, trimmed.
+/// A value with no greeting at all is a configuration mistake, not a default.
+pub fn parse_messages(raw: &str) -> Result<Vec<String>, &'static str> {
+    let messages: Vec<String> = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if messages.is_empty() {
+        return Err("holds no message (one greeting per line)");
+    }
+    if messages.iter().any(|m| m.len() > 4096) {
+        return Err("a message is longer than 4096 bytes");
+    }
+    Ok(messages)
+}
+
+fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig>, ConfigError> {
+    let protocol = match get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
+    {
+        None => OtlpProtocol::HttpProtobuf, // the specification's default
+        Some(v) => match v.as_str() {
+            "grpc" => OtlpProtocol::Grpc,
+            "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            "http/json" => {
+                return Err(err(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    &v,
+                    "http/json is not built in; use `grpc` or `http/protobuf`",
+                ));
+            }
+            _ => {
+                return Err(err(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    &v,
+                    "expected `grpc` or `http/protobuf`",
+                ));
+            }
+        },
+    };
+    if let Some(v) = get("OTEL_SDK_DISABLED") {
+        if parse_bool("OTEL_SDK_DISABLED", &v)? {
+            return Ok(None);
+        }
+    }
+    for var in [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        if let Some(endpoint) = get(var) {
+            let uri: http::Uri = endpoint
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| err(var, &endpoint, e.to_string()))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err(err(
+                    var,
+                    &endpoint,
+                    "expected an http:// or https:// URL with a host",
+                ));
+            }
+            return Ok(Some(OtlpConfig { endpoint, protocol }));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, ConfigError> {
+    let ratio = || -> Result<f64, ConfigError> {
+        match &arg {
+            None => Ok(1.0),
+            Some(a) => match a.parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+                _ => Err(err(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    a,
+                    "expected a ratio between 0 and 1",
+                )),
+            },
+        }
+    };
+    Ok(match name.as_deref() {
+        None | Some("parentbased_always_on") => SamplerConfig::ParentBasedAlwaysOn,
+        Some("always_on") => SamplerConfig::AlwaysOn,
+        Some("always_off") => SamplerConfig::AlwaysOff,
+        Some("traceidratio") => SamplerConfig::TraceIdRatio(ratio()?),
+        Some("parentbased_always_off") => SamplerConfig::ParentBasedAlwaysOff,
+        Some("parentbased_traceidratio") => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+        Some(v) => {
+            return Err(err(
+                "OTEL_TRACES_SAMPLER",
+                v,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+            ));
+        }
+    })
+}
+
+fn err(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_num<T: FromStr>(var: &'static str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| err(var, v, "not a whole number in range"))
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(err(var, v, "expected `true` or `false`")),
+    }
+}
+
+fn positive(var: &'static str, v: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) => match parse_num::<u64>(var, &v)? {
+            0 => Err(err(var, &v, "must be greater than 0")),
+            n => Ok(n),
+        },
+    }
+}
+
+fn bounded(
+    var: &'static str,
+    v: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) => {
+            let n: u64 = parse_num(var, &v)?;
+            if n < min || n > max {
+                return Err(err(var, &v, format!("must be between {min} and {max}")));
+            }
+            Ok(n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.messages, vec![DEFAULT_MESSAGE]);
+        assert!(!c.fault_injection);
+        assert_eq!(c.tmp_dir, PathBuf::from("/tmp"));
+        assert_eq!(c.scratch_max_bytes, 1024 * 1024);
+        assert_eq!(c.scratch_quota_bytes, 32 * 1024 * 1024);
+        assert_eq!(c.shutdown_drain, Duration::from_secs(5));
+        assert!(c.otlp.is_none());
+        assert_eq!(c.service_name, "hello");
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("PORT", "abc"),
+            ("PORT", "80"),
+            ("PORT", "70000"),
+            ("SCRATCH_MAX_BYTES", "-1"),
+            ("SCRATCH_MAX_BYTES", "0"),
+            ("SCRATCH_QUOTA_BYTES", "10"),
+            ("FAULT_INJECTION", "yes please"),
+            ("TMPDIR", "relative/dir"),
+            ("SHUTDOWN_DRAIN_SECONDS", "1.5"),
+            ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("MAX_CONCURRENT_REQUESTS", "0"),
+            ("MAX_HEADER_BYTES", "10"),
+            ("RUST_LOG", "hello=loud"),
+            ("LOG_FORMAT", "xml"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("MESSAGES", " \n \n"),
+        ] {
+            let e = cfg(&[(var, value)]).expect_err(&format!("{var}={value} must be rejected"));
+            assert_eq!(e.var, var, "{var}={value}");
+            assert!(e.to_string().contains(var), "{e}");
+        }
+        let e = cfg(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "OTEL_TRACES_SAMPLER_ARG");
+    }
+
+    #[test]
+    fn otlp_endpoint_and_protocol() {
+        let c = cfg(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        let o = c.otlp.unwrap();
+        assert_eq!(o.protocol, OtlpProtocol::Grpc);
+        assert_eq!(o.endpoint, "http://collector:4317");
+        let c = cfg(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap();
+        assert_eq!(c.otlp.unwrap().protocol, OtlpProtocol::HttpProtobuf);
+        let c = cfg(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_SDK_DISABLED", "true"),
+        ])
+        .unwrap();
+        assert!(c.otlp.is_none());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = cfg(&[("PORT", ""), ("OTEL_EXPORTER_OTLP_ENDPOINT", "")]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert!(c.otlp.is_none());
+    }
+
+    #[test]
+    fn messages_split_on_lines() {
+        assert_eq!(
+            parse_messages("Hi\n\n  Hola  \r\nSalut\n").unwrap(),
+            vec!["Hi", "Hola", "Salut"]
+        );
+        assert!(parse_messages("").is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The routes of the DESIGN table, one file per concern.
+
+pub mod faults;
+pub mod greeting;
+pub mod health;
+pub mod metrics;
+pub mod scratch;
+pub mod version;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::scratch::ScratchStore;
+use crate::shutdown::Readiness;
+use crate::telemetry::metrics::MetricsRenderer;
+
+/// Shared state of all handlers (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub greeter: greeting::Greeter,
+    pub hostname: String,
+    pub scratch: ScratchStore,
+    pub readiness: Arc<Readiness>,
+    pub metrics: MetricsRenderer,
+}
+
+impl AppState {
+    pub fn new(
+        config: &Config,
+        scratch: ScratchStore,
+        readiness: Arc<Readiness>,
+        metrics: MetricsRenderer,
+    ) -> Self {
+        AppState(Arc::new(Shared {
+            greeter: greeting::Greeter::new(config.messages.clone()),
+            hostname: config.hostname.clone(),
+            scratch,
+            readiness,
+            metrics,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub fn router(fault_injection: bool) -> Router<AppState> {
+    let router = Router::new()
+        .route("/", get(greeting::greet))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .route("/version", get(version::version))
+        .route(
+            "/v1/scratch/{key}",
+            get(scratch::read)
+                .put(scratch::write)
+                .delete(scratch::remove),
+        );
+    let router = if fault_injection {
+        router.merge(faults::router())
+    } else {
+        router
+    };
+    router.fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

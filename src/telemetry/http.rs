@@ -1,0 +1,125 @@
+//! The per-request telemetry middleware: one server span (continuing an
+//! incoming W3C `traceparent`), the duration histogram and in-flight gauge,
+//! and one access-log line, all labelled with the matched route template.
+//!
+//! It wraps every route (and the fallback) from inside the router, so the
+//! matched route is known before the span starts, and it sees the final
+//! status of everything below it: handlers, panics turned into 500s,
+//! timeouts, load shedding.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::metrics::{HttpMetrics, UNMATCHED, method_index, method_label};
+
+/// Longest `url.path` / `user_agent.original` written to logs and spans.
+const MAX_LOGGED_LEN: usize = 256;
+
+#[derive(Default)]
+pub struct HttpTelemetry {
+    metrics: HttpMetrics,
+    propagator: TraceContextPropagator,
+}
+
+/// Decrements the in-flight gauge even when the request future is dropped
+/// (client gone, timeout).
+struct InFlight<'a>(&'a metrics::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_index(req.method());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or(UNMATCHED, |m| m.as_str());
+    let handles = tel.metrics.route(method, route);
+    let gauge = tel.metrics.active(method);
+    gauge.increment(1.0);
+    let _in_flight = InFlight(gauge);
+
+    // Cheap reference-counted clones: the request moves into the handler.
+    let uri = req.uri().clone();
+    let user_agent_header = req.headers().get(header::USER_AGENT).cloned();
+    let path = truncate(uri.path());
+    let user_agent = user_agent_header
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .map(truncate)
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        target: "hello::http",
+        "request",
+        otel.name = &*handles.span_name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        "http.request.method" = method_label(method),
+        "http.route" = route,
+        "url.path" = path,
+        "url.scheme" = "http",
+        "user_agent.original" = user_agent,
+        "http.response.status_code" = Empty,
+    );
+    let parent = tel.propagator.extract(&HeaderExtractor(req.headers()));
+    // Err only when the span is disabled (no OpenTelemetry layer): nothing to link.
+    let _ = span.set_parent(parent);
+
+    let response = next.run(req).instrument(span.clone()).await;
+
+    let status = response.status().as_u16();
+    let elapsed = start.elapsed();
+    handles.record(status, elapsed.as_secs_f64());
+    span.record("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "hello::access",
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            http.request.method = method_label(method),
+            url.path = path,
+            http.route = route,
+            http.response.status_code = status,
+            user_agent.original = user_agent,
+            "request completed"
+        );
+    });
+    response
+}
+
+fn truncate(s: &str) -> &str {
+    if s.len() <= MAX_LOGGED_LEN {
+        return s;
+    }
+    let mut end = MAX_LOGGED_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}

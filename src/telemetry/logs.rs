@@ -1,0 +1,169 @@
+//! JSON log lines: one object per event on stdout, with the trace and span
+//! ids of the current request so a log line leads to its trace.
+//!
+//! Formatting happens on the calling thread into a reused buffer; writing
+//! happens on a background thread (tracing-appender's non-blocking writer,
+//! lossy and bounded), so a slow or blocked stdout never stalls a request.
+//! The same formatted bytes can be handed to further sinks (Kafka), so every
+//! sink carries exactly the stdout line.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use opentelemetry::trace::TraceContextExt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::NonBlocking;
+use tracing_subscriber::layer::{Context, Layer};
+
+/// Receives every formatted line (e.g. the Kafka sink). Must not block.
+pub trait LineSink: Send + Sync + 'static {
+    /// `trace_id` is the 32-hex-digit id when the event is inside a trace.
+    fn accept(&self, level: Level, target: &str, trace_id: Option<&str>, line: &[u8]);
+}
+
+pub struct JsonLogLayer {
+    writer: NonBlocking,
+    extra: Option<Box<dyn LineSink>>,
+}
+
+impl JsonLogLayer {
+    pub fn new(writer: NonBlocking, extra: Option<Box<dyn LineSink>>) -> Self {
+        JsonLogLayer { writer, extra }
+    }
+}
+
+thread_local! {
+    static BUF: RefCell<(Vec<u8>, String)> = RefCell::new((Vec::with_capacity(512), String::with_capacity(128)));
+}
+
+impl JsonLogLayer {
+    fn emit(&self, buf: &mut Vec<u8>, scratch: &mut String, event: &Event<'_>) {
+        buf.clear();
+        let mut ids = [0u8; 32];
+        let trace_id = format_event(buf, scratch, event, &mut ids);
+        let mut w = self.writer.clone();
+        let _ = w.write_all(buf);
+        if let Some(sink) = &self.extra {
+            let meta = event.metadata();
+            sink.accept(*meta.level(), meta.target(), trace_id, buf);
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for JsonLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut g) => {
+                let (buf, scratch) = &mut *g;
+                self.emit(buf, scratch, event);
+            }
+            // Re-entered (a sink logged while we formatted): use fresh buffers.
+            Err(_) => self.emit(&mut Vec::new(), &mut String::new(), event),
+        });
+    }
+}
+
+/// Writes one JSON line (with trailing newline) for `event` into `buf` and
+/// returns the trace id (as text stored in `ids`) when there is one.
+pub fn format_event<'a>(
+    buf: &mut Vec<u8>,
+    scratch: &mut String,
+    event: &Event<'_>,
+    ids: &'a mut [u8; 32],
+) -> Option<&'a str> {
+    let meta = event.metadata();
+    buf.extend_from_slice(b"{\"timestamp\":\"");
+    let _ = write!(
+        buf,
+        "{}",
+        humantime::format_rfc3339_nanos(std::time::SystemTime::now())
+    );
+    buf.extend_from_slice(b"\",\"level\":\"");
+    buf.extend_from_slice(meta.level().as_str().as_bytes());
+    buf.extend_from_slice(b"\",\"target\":");
+    write_str(buf, meta.target());
+    event.record(&mut JsonVisitor { buf, scratch });
+
+    let cx = opentelemetry::Context::current();
+    let span = cx.span();
+    let sc = span.span_context();
+    let mut trace_id = None;
+    if sc.is_valid() {
+        let mut cursor: &mut [u8] = &mut ids[..];
+        let _ = write!(cursor, "{}", sc.trace_id()); // always 32 hex digits
+        buf.extend_from_slice(b",\"trace_id\":\"");
+        buf.extend_from_slice(&ids[..]);
+        buf.extend_from_slice(b"\",\"span_id\":\"");
+        let _ = write!(buf, "{}", sc.span_id());
+        buf.push(b'"');
+        trace_id = std::str::from_utf8(&ids[..]).ok();
+    }
+    buf.extend_from_slice(b"}\n");
+    trace_id
+}
+
+struct JsonVisitor<'a> {
+    buf: &'a mut Vec<u8>,
+    scratch: &'a mut String,
+}
+
+impl JsonVisitor<'_> {
+    fn key(&mut self, field: &Field) {
+        self.buf.push(b',');
+        write_str(self.buf, field.name());
+        self.buf.push(b':');
+    }
+}
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        write_str(self.buf, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.buf, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.buf, "{value}");
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            let _ = write!(self.buf, "{value}");
+        } else {
+            self.buf.extend_from_slice(b"null");
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value}");
+        self.key(field);
+        write_str(self.buf, self.scratch);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{value:?}");
+        self.key(field);
+        write_str(self.buf, self.scratch);
+    }
+}
+
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    // serde_json's escaper: correct for control characters and quotes.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
