@@ -4,7 +4,8 @@
 //! telemetry layer knows the matched route and sees every final status):
 //! telemetry → JSON error bodies → overload/timeout errors → load shedding
 //! → global concurrency limit → request timeout → panic guard → header size
-//! limit → body size limit → handler.
+//! limit → body size limit → handler. The probes and `/metrics` get the same
+//! stack without shedding, concurrency limit and timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,32 +58,32 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
     let readiness = Arc::new(Readiness::default());
     let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
 
-    let layers = ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(
-            Arc::new(HttpTelemetry::default()),
-            observe,
-        ))
-        .layer(middleware::map_response(ensure_json_errors))
-        .layer(HandleErrorLayer::new(layer_error))
-        .layer(LoadShedLayer::new())
-        .layer(GlobalConcurrencyLimitLayer::new(
-            config.max_concurrent_requests,
-        ))
-        .layer(TimeoutLayer::new(config.request_timeout))
-        .layer(CatchPanicLayer::custom(|_| {
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }))
-        .layer(middleware::from_fn_with_state(
-            config.max_header_bytes,
-            limit_headers,
-        ))
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX),
-        ));
+    let telemetry = Arc::new(HttpTelemetry::default());
+    let panic_guard = || CatchPanicLayer::custom(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
 
-    let router = routes::router(config.fault_injection)
-        .layer(layers)
-        .with_state(state);
+    // Probes and /metrics are exempt from shedding and timeouts: overload
+    // must show up as 503s on traffic, not as failed liveness probes that
+    // make Kubernetes restart a busy pod.
+    let ops = routes::ops().layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(Arc::clone(&telemetry), observe))
+            .layer(middleware::map_response(ensure_json_errors))
+            .layer(panic_guard())
+            .layer(middleware::from_fn_with_state(config.max_header_bytes, limit_headers)),
+    );
+    let api = routes::api(config.fault_injection).layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(telemetry, observe))
+            .layer(middleware::map_response(ensure_json_errors))
+            .layer(HandleErrorLayer::new(layer_error))
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(config.max_concurrent_requests))
+            .layer(TimeoutLayer::new(config.request_timeout))
+            .layer(panic_guard())
+            .layer(middleware::from_fn_with_state(config.max_header_bytes, limit_headers))
+            .layer(RequestBodyLimitLayer::new(usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX))),
+    );
+    let router = ops.merge(api).with_state(state);
     Ok(App {
         router,
         readiness,

@@ -135,7 +135,7 @@ impl ScratchStore {
         let mut written: u64 = 0;
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk: Bytes = chunk.map_err(body_error)?;
+            let chunk: Bytes = chunk.map_err(|e| body_error(e, self.max_bytes))?;
             written += chunk.len() as u64;
             if written > self.max_bytes {
                 return Err(ApiError::PayloadTooLarge {
@@ -272,12 +272,12 @@ fn io_error(e: io::Error) -> ApiError {
     }
 }
 
-fn body_error(e: axum::Error) -> ApiError {
+fn body_error(e: axum::Error, limit: u64) -> ApiError {
     let inner = e.into_inner();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
     while let Some(err) = source {
         if err.is::<http_body_util::LengthLimitError>() {
-            return ApiError::PayloadTooLarge { limit: 0 };
+            return ApiError::PayloadTooLarge { limit };
         }
         source = err.source();
     }

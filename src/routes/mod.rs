@@ -54,24 +54,21 @@ impl std::ops::Deref for AppState {
     }
 }
 
-pub fn router(fault_injection: bool) -> Router<AppState> {
-    let router = Router::new()
-        .route("/", get(greeting::greet))
+/// Probes and metrics: cheap, never shed.
+pub fn ops() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+}
+
+/// Everything else, and the JSON 404 for unknown paths.
+pub fn api(fault_injection: bool) -> Router<AppState> {
+    let router = Router::new()
+        .route("/", get(greeting::greet))
         .route("/version", get(version::version))
-        .route(
-            "/v1/scratch/{key}",
-            get(scratch::read)
-                .put(scratch::write)
-                .delete(scratch::remove),
-        );
-    let router = if fault_injection {
-        router.merge(faults::router())
-    } else {
-        router
-    };
+        .route("/v1/scratch/{key}", get(scratch::read).put(scratch::write).delete(scratch::remove));
+    let router = if fault_injection { router.merge(faults::router()) } else { router };
     router.fallback(not_found)
 }
 
