@@ -21,6 +21,8 @@ need groovy groovy
 need wrk wrk
 need curl curl
 need python3 python3
+# fluentd/: its regexes and time formats are checked with Ruby and the strptime gem fluentd uses
+{ command -v ruby >/dev/null 2>&1 && ruby -e 'require "strptime"' >/dev/null 2>&1; } || apt_pkgs+=(ruby ruby-strptime)
 [ -f /usr/share/java/CodeNarc.jar ] || ls /usr/share/java/codenarc*.jar >/dev/null 2>&1 || apt_pkgs+=(libcodenarc-groovy-java)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   echo "install-tools: apt: ${apt_pkgs[*]}"

@@ -59,17 +59,25 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
     let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
 
     let telemetry = Arc::new(HttpTelemetry::default());
-    let panic_guard = || CatchPanicLayer::custom(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+    let panic_guard = || {
+        CatchPanicLayer::custom(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+    };
 
     // Probes and /metrics are exempt from shedding and timeouts: overload
     // must show up as 503s on traffic, not as failed liveness probes that
     // make Kubernetes restart a busy pod.
     let ops = routes::ops().layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(Arc::clone(&telemetry), observe))
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&telemetry),
+                observe,
+            ))
             .layer(middleware::map_response(ensure_json_errors))
             .layer(panic_guard())
-            .layer(middleware::from_fn_with_state(config.max_header_bytes, limit_headers)),
+            .layer(middleware::from_fn_with_state(
+                config.max_header_bytes,
+                limit_headers,
+            )),
     );
     let api = routes::api(config.fault_injection).layer(
         ServiceBuilder::new()
@@ -77,11 +85,18 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
             .layer(middleware::map_response(ensure_json_errors))
             .layer(HandleErrorLayer::new(layer_error))
             .layer(LoadShedLayer::new())
-            .layer(GlobalConcurrencyLimitLayer::new(config.max_concurrent_requests))
+            .layer(GlobalConcurrencyLimitLayer::new(
+                config.max_concurrent_requests,
+            ))
             .layer(TimeoutLayer::new(config.request_timeout))
             .layer(panic_guard())
-            .layer(middleware::from_fn_with_state(config.max_header_bytes, limit_headers))
-            .layer(RequestBodyLimitLayer::new(usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX))),
+            .layer(middleware::from_fn_with_state(
+                config.max_header_bytes,
+                limit_headers,
+            ))
+            .layer(RequestBodyLimitLayer::new(
+                usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX),
+            )),
     );
     let router = ops.merge(api).with_state(state);
     Ok(App {

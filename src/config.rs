@@ -271,10 +271,10 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
             }
         },
     };
-    if let Some(v) = get("OTEL_SDK_DISABLED") {
-        if parse_bool("OTEL_SDK_DISABLED", &v)? {
-            return Ok(None);
-        }
+    if let Some(v) = get("OTEL_SDK_DISABLED")
+        && parse_bool("OTEL_SDK_DISABLED", &v)?
+    {
+        return Ok(None);
     }
     for var in [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

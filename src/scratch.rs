@@ -110,12 +110,12 @@ impl ScratchStore {
         content_length: Option<u64>,
     ) -> Result<PutOutcome, ApiError> {
         validate_key(key)?;
-        if let Some(len) = content_length {
-            if len > self.max_bytes {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: self.max_bytes,
-                });
-            }
+        if let Some(len) = content_length
+            && len > self.max_bytes
+        {
+            return Err(ApiError::PayloadTooLarge {
+                limit: self.max_bytes,
+            });
         }
         let mut reservation = Reservation {
             store: self,

@@ -40,10 +40,16 @@ async fn probes_and_version() {
     let r = get(s.addr, "/healthz").await;
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
     let r = get(s.addr, "/readyz").await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ready")));
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("ready"))
+    );
     let v = get(s.addr, "/version").await.json();
     for field in ["version", "revision", "build_date", "rustc"] {
-        assert!(v[field].as_str().is_some_and(|x| !x.is_empty()), "{field} in {v}");
+        assert!(
+            v[field].as_str().is_some_and(|x| !x.is_empty()),
+            "{field} in {v}"
+        );
     }
     assert!(v["rustc"].as_str().unwrap().starts_with("rustc "));
 }
@@ -56,7 +62,11 @@ async fn readiness_fails_when_scratch_dir_is_not_writable() {
     std::fs::remove_dir_all(s.scratch_dir()).unwrap();
     std::fs::write(s.scratch_dir(), b"not a dir").unwrap();
     get(s.addr, "/readyz").await.assert_json_error(503);
-    assert_eq!(get(s.addr, "/healthz").await.status, 200, "liveness is unaffected");
+    assert_eq!(
+        get(s.addr, "/healthz").await.status,
+        200,
+        "liveness is unaffected"
+    );
     std::fs::remove_file(s.scratch_dir()).unwrap();
     std::fs::create_dir(s.scratch_dir()).unwrap();
     assert_eq!(get(s.addr, "/readyz").await.status, 200);
@@ -68,8 +78,13 @@ async fn unknown_paths_and_methods_are_json_errors() {
     get(s.addr, "/nope").await.assert_json_error(404);
     let r = send(s.addr, "POST", "/healthz", b"").await;
     r.assert_json_error(405);
-    assert!(r.headers.contains_key("allow"), "405 keeps its Allow header: {r:?}");
-    send(s.addr, "DELETE", "/", b"").await.assert_json_error(405);
+    assert!(
+        r.headers.contains_key("allow"),
+        "405 keeps its Allow header: {r:?}"
+    );
+    send(s.addr, "DELETE", "/", b"")
+        .await
+        .assert_json_error(405);
 }
 
 #[tokio::test]
@@ -86,11 +101,20 @@ async fn fault_routes_are_absent_unless_enabled() {
 async fn fault_injection() {
     let s = TestServer::start(&[("FAULT_INJECTION", "true")]).await;
     for code in [400u16, 404, 418, 500, 502, 503, 599] {
-        get(s.addr, &format!("/v1/status/{code}")).await.assert_json_error(code);
+        get(s.addr, &format!("/v1/status/{code}"))
+            .await
+            .assert_json_error(code);
     }
     let r = get(s.addr, "/v1/status/201").await;
     assert_eq!((r.status, r.json()["status"].as_u64()), (201, Some(201)));
-    for bad in ["/v1/status/abc", "/v1/status/99", "/v1/status/600", "/v1/status/-1", "/v1/delay/10001", "/v1/delay/x"] {
+    for bad in [
+        "/v1/status/abc",
+        "/v1/status/99",
+        "/v1/status/600",
+        "/v1/status/-1",
+        "/v1/delay/10001",
+        "/v1/delay/x",
+    ] {
         get(s.addr, bad).await.assert_json_error(400);
     }
     let r = get(s.addr, "/v1/delay/50").await;
@@ -115,12 +139,32 @@ async fn scratch_round_trip() {
     assert_eq!((r.status, r.body.as_str()), (200, "first"));
     assert_eq!(r.headers["content-type"], "application/octet-stream");
     let r = send(s.addr, "PUT", "/v1/scratch/report.v1_a-b", b"second!").await;
-    assert_eq!((r.status, r.json()["bytes"].as_u64()), (200, Some(7)), "replacing answers 200");
-    assert_eq!(get(s.addr, "/v1/scratch/report.v1_a-b").await.body, "second!");
-    assert_eq!(std::fs::read(s.scratch_dir().join("report.v1_a-b")).unwrap(), b"second!", "data lands under $TMPDIR");
-    assert_eq!(send(s.addr, "DELETE", "/v1/scratch/report.v1_a-b", b"").await.status, 204);
-    get(s.addr, "/v1/scratch/report.v1_a-b").await.assert_json_error(404);
-    send(s.addr, "DELETE", "/v1/scratch/report.v1_a-b", b"").await.assert_json_error(404);
+    assert_eq!(
+        (r.status, r.json()["bytes"].as_u64()),
+        (200, Some(7)),
+        "replacing answers 200"
+    );
+    assert_eq!(
+        get(s.addr, "/v1/scratch/report.v1_a-b").await.body,
+        "second!"
+    );
+    assert_eq!(
+        std::fs::read(s.scratch_dir().join("report.v1_a-b")).unwrap(),
+        b"second!",
+        "data lands under $TMPDIR"
+    );
+    assert_eq!(
+        send(s.addr, "DELETE", "/v1/scratch/report.v1_a-b", b"")
+            .await
+            .status,
+        204
+    );
+    get(s.addr, "/v1/scratch/report.v1_a-b")
+        .await
+        .assert_json_error(404);
+    send(s.addr, "DELETE", "/v1/scratch/report.v1_a-b", b"")
+        .await
+        .assert_json_error(404);
     assert!(s.scratch_files().is_empty());
 }
 
@@ -128,22 +172,53 @@ async fn scratch_round_trip() {
 async fn bad_scratch_keys_are_rejected() {
     let s = TestServer::start(&[]).await;
     let long = "k".repeat(129);
-    for key in ["..", ".x", ".hidden", "a%2Fb", "a%2fb", "%2E%2E", "a%00b", "a%5Cb", "%C3%A9", "%FF", "a%20b", long.as_str()] {
+    for key in [
+        "..",
+        ".x",
+        ".hidden",
+        "a%2Fb",
+        "a%2fb",
+        "%2E%2E",
+        "a%00b",
+        "a%5Cb",
+        "%C3%A9",
+        "%FF",
+        "a%20b",
+        long.as_str(),
+    ] {
         for method in ["PUT", "GET", "DELETE"] {
-            send(s.addr, method, &format!("/v1/scratch/{key}"), b"x").await.assert_json_error(400);
+            send(s.addr, method, &format!("/v1/scratch/{key}"), b"x")
+                .await
+                .assert_json_error(400);
         }
     }
     // Separators never reach the handler as one key.
-    send(s.addr, "PUT", "/v1/scratch/a/b", b"x").await.assert_json_error(404);
-    send(s.addr, "PUT", "/v1/scratch/../../etc/passwd", b"x").await.assert_json_error(404);
+    send(s.addr, "PUT", "/v1/scratch/a/b", b"x")
+        .await
+        .assert_json_error(404);
+    send(s.addr, "PUT", "/v1/scratch/../../etc/passwd", b"x")
+        .await
+        .assert_json_error(404);
     assert!(s.scratch_files().is_empty(), "{:?}", s.scratch_files());
-    assert_eq!(send(s.addr, "PUT", &format!("/v1/scratch/{}", "k".repeat(128)), b"x").await.status, 201);
+    assert_eq!(
+        send(
+            s.addr,
+            "PUT",
+            &format!("/v1/scratch/{}", "k".repeat(128)),
+            b"x"
+        )
+        .await
+        .status,
+        201
+    );
 }
 
 #[tokio::test]
 async fn scratch_body_limit_is_413() {
     let s = TestServer::start(&[("SCRATCH_MAX_BYTES", "10"), ("SCRATCH_QUOTA_BYTES", "100")]).await;
-    send(s.addr, "PUT", "/v1/scratch/big", &[b'x'; 11]).await.assert_json_error(413);
+    send(s.addr, "PUT", "/v1/scratch/big", &[b'x'; 11])
+        .await
+        .assert_json_error(413);
     // Chunked, so the size is only known while streaming.
     let r = raw(
         s.addr,
@@ -152,20 +227,45 @@ async fn scratch_body_limit_is_413() {
     .await;
     r.assert_json_error(413);
     assert!(s.scratch_files().is_empty(), "{:?}", s.scratch_files());
-    assert_eq!(send(s.addr, "PUT", "/v1/scratch/ok", &[b'x'; 10]).await.status, 201);
+    assert_eq!(
+        send(s.addr, "PUT", "/v1/scratch/ok", &[b'x'; 10])
+            .await
+            .status,
+        201
+    );
 }
 
 #[tokio::test]
 async fn scratch_quota_is_507() {
     let s = TestServer::start(&[("SCRATCH_MAX_BYTES", "10"), ("SCRATCH_QUOTA_BYTES", "20")]).await;
-    assert_eq!(send(s.addr, "PUT", "/v1/scratch/a", &[b'a'; 10]).await.status, 201);
-    assert_eq!(send(s.addr, "PUT", "/v1/scratch/b", &[b'b'; 10]).await.status, 201);
-    send(s.addr, "PUT", "/v1/scratch/c", b"c").await.assert_json_error(507);
+    assert_eq!(
+        send(s.addr, "PUT", "/v1/scratch/a", &[b'a'; 10])
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        send(s.addr, "PUT", "/v1/scratch/b", &[b'b'; 10])
+            .await
+            .status,
+        201
+    );
+    send(s.addr, "PUT", "/v1/scratch/c", b"c")
+        .await
+        .assert_json_error(507);
     assert_eq!(s.scratch_files(), ["a", "b"], "nothing partial left behind");
     // Freeing space makes room again; replacing a file counts only the new size.
-    assert_eq!(send(s.addr, "DELETE", "/v1/scratch/a", b"").await.status, 204);
+    assert_eq!(
+        send(s.addr, "DELETE", "/v1/scratch/a", b"").await.status,
+        204
+    );
     assert_eq!(send(s.addr, "PUT", "/v1/scratch/c", b"c").await.status, 201);
-    assert_eq!(send(s.addr, "PUT", "/v1/scratch/b", &[b'B'; 9]).await.status, 200);
+    assert_eq!(
+        send(s.addr, "PUT", "/v1/scratch/b", &[b'B'; 9])
+            .await
+            .status,
+        200
+    );
     assert_eq!(get(s.addr, "/v1/scratch/b").await.body, "BBBBBBBBB");
 }
 
@@ -180,7 +280,10 @@ async fn a_client_that_disconnects_mid_body_leaves_nothing() {
     stream.write_all(&[b'x'; 5000]).await.unwrap();
     stream.flush().await.unwrap();
     // The temp file exists while the body streams in...
-    assert!(eventually(Duration::from_secs(5), || !s.scratch_files().is_empty()).await, "write never started");
+    assert!(
+        eventually(Duration::from_secs(5), || !s.scratch_files().is_empty()).await,
+        "write never started"
+    );
     drop(stream);
     // ...and is gone once the client is.
     assert!(
@@ -191,11 +294,19 @@ async fn a_client_that_disconnects_mid_body_leaves_nothing() {
     // The quota reservation was returned too: a full-quota write still fits.
     let s2 = TestServer::start(&[("SCRATCH_MAX_BYTES", "10"), ("SCRATCH_QUOTA_BYTES", "10")]).await;
     let mut stream = tokio::net::TcpStream::connect(s2.addr).await.unwrap();
-    stream.write_all(b"PUT /v1/scratch/cut HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxx").await.unwrap();
+    stream
+        .write_all(b"PUT /v1/scratch/cut HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxx")
+        .await
+        .unwrap();
     assert!(eventually(Duration::from_secs(5), || !s2.scratch_files().is_empty()).await);
     drop(stream);
     assert!(eventually(Duration::from_secs(5), || s2.scratch_files().is_empty()).await);
-    assert_eq!(send(s2.addr, "PUT", "/v1/scratch/full", &[b'x'; 10]).await.status, 201);
+    assert_eq!(
+        send(s2.addr, "PUT", "/v1/scratch/full", &[b'x'; 10])
+            .await
+            .status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -211,14 +322,22 @@ async fn oversized_headers_are_431() {
 
 #[tokio::test]
 async fn slow_requests_time_out_with_408() {
-    let s = TestServer::start(&[("FAULT_INJECTION", "true"), ("REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let s = TestServer::start(&[
+        ("FAULT_INJECTION", "true"),
+        ("REQUEST_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
     get(s.addr, "/v1/delay/3000").await.assert_json_error(408);
     assert_eq!(get(s.addr, "/v1/delay/10").await.status, 200);
 }
 
 #[tokio::test]
 async fn overload_is_shed_with_503_and_retry_after() {
-    let s = TestServer::start(&[("FAULT_INJECTION", "true"), ("MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let s = TestServer::start(&[
+        ("FAULT_INJECTION", "true"),
+        ("MAX_CONCURRENT_REQUESTS", "1"),
+    ])
+    .await;
     let addr = s.addr;
     let slow = tokio::spawn(async move { get(addr, "/v1/delay/1500").await });
     tokio::time::sleep(Duration::from_millis(300)).await;

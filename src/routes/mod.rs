@@ -67,8 +67,17 @@ pub fn api(fault_injection: bool) -> Router<AppState> {
     let router = Router::new()
         .route("/", get(greeting::greet))
         .route("/version", get(version::version))
-        .route("/v1/scratch/{key}", get(scratch::read).put(scratch::write).delete(scratch::remove));
-    let router = if fault_injection { router.merge(faults::router()) } else { router };
+        .route(
+            "/v1/scratch/{key}",
+            get(scratch::read)
+                .put(scratch::write)
+                .delete(scratch::remove),
+        );
+    let router = if fault_injection {
+        router.merge(faults::router())
+    } else {
+        router
+    };
     router.fallback(not_found)
 }
 

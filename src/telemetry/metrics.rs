@@ -41,6 +41,7 @@ pub fn install_recorder() -> PrometheusHandle {
             // stays unused and /metrics renders nothing, which tests would catch.
             let _ = metrics::set_global_recorder(recorder);
             describe();
+            metrics::gauge!(BUILD_INFO, "version" => crate::build_info::VERSION, "revision" => crate::build_info::REVISION).set(1.0);
             handle
         })
         .clone()
@@ -69,10 +70,6 @@ fn describe() {
         EXPORT_ERRORS,
         "Telemetry that could not be exported, by signal."
     );
-}
-
-pub fn set_build_info(version: &'static str, revision: &'static str) {
-    metrics::gauge!(BUILD_INFO, "version" => version, "revision" => revision).set(1.0);
 }
 
 /// Renders `/metrics`: process metrics are sampled at scrape time.

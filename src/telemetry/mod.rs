@@ -54,7 +54,6 @@ pub struct Telemetry {
 /// inside the Tokio runtime (the gRPC exporter needs it).
 pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     let handle = metrics::install_recorder();
-    metrics::set_build_info(crate::build_info::VERSION, crate::build_info::REVISION);
     let renderer = MetricsRenderer::new(handle);
     renderer.spawn_upkeep();
 

@@ -24,11 +24,18 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(vars: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("TMPDIR".into()).or_insert_with(|| dir.path().display().to_string());
-        map.entry("SHUTDOWN_DRAIN_SECONDS".into()).or_insert_with(|| "0".into());
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("TMPDIR".into())
+            .or_insert_with(|| dir.path().display().to_string());
+        map.entry("SHUTDOWN_DRAIN_SECONDS".into())
+            .or_insert_with(|| "0".into());
         let config = hello::Config::from_lookup(|k| map.get(k).cloned()).unwrap();
-        let renderer = hello::telemetry::metrics::MetricsRenderer::new(hello::telemetry::metrics::install_recorder());
+        let renderer = hello::telemetry::metrics::MetricsRenderer::new(
+            hello::telemetry::metrics::install_recorder(),
+        );
         let app = hello::build_app(&config, renderer).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -37,7 +44,11 @@ impl TestServer {
             let _ = rx.await;
             "test"
         }));
-        TestServer { addr, dir, stop: Some(tx) }
+        TestServer {
+            addr,
+            dir,
+            stop: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -51,7 +62,10 @@ impl TestServer {
     /// Names in the scratch directory (including temp files).
     pub fn scratch_files(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.scratch_dir())
-            .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -76,7 +90,8 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
     }
 
     /// Asserts the DESIGN error shape `{"error": "...", "status": N}`.
@@ -84,8 +99,16 @@ impl RawResponse {
         assert_eq!(self.status, status, "{self:?}");
         let v = self.json();
         assert_eq!(v["status"], status, "{self:?}");
-        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{self:?}");
-        assert!(self.headers.get("content-type").is_some_and(|c| c.starts_with("application/json")), "{self:?}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{self:?}"
+        );
+        assert!(
+            self.headers
+                .get("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{self:?}"
+        );
     }
 }
 
@@ -112,8 +135,19 @@ pub fn parse_response(buf: &[u8]) -> RawResponse {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect::<HashMap<_, _>>();
-    let body = if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") { dechunk(body) } else { body.to_owned() };
-    RawResponse { status, headers, body }
+    let body = if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t == "chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -130,15 +164,27 @@ fn dechunk(mut s: &str) -> String {
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> RawResponse {
-    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes()).await
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
 }
 
 pub async fn get_with(addr: SocketAddr, path: &str, headers: &str) -> RawResponse {
-    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n").as_bytes()).await
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n").as_bytes(),
+    )
+    .await
 }
 
 pub async fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> RawResponse {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     req.extend_from_slice(body);
     raw(addr, &req).await
 }
@@ -168,9 +214,17 @@ impl Proc {
                 return proc;
             }
             if let Ok(Some(status)) = proc.child.try_wait() {
-                panic!("hello exited early with {status}: {:?} {:?}", proc.lines(), proc.stderr.lock().unwrap());
+                panic!(
+                    "hello exited early with {status}: {:?} {:?}",
+                    proc.lines(),
+                    proc.stderr.lock().unwrap()
+                );
             }
-            assert!(Instant::now() < deadline, "hello did not start: {:?}", proc.lines());
+            assert!(
+                Instant::now() < deadline,
+                "hello did not start: {:?}",
+                proc.lines()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -193,7 +247,13 @@ impl Proc {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
         collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
-        Proc { child, port: 0, stdout, stderr, dir }
+        Proc {
+            child,
+            port: 0,
+            stdout,
+            stderr,
+            dir,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -205,7 +265,11 @@ impl Proc {
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -220,7 +284,10 @@ impl Proc {
             }
             if start.elapsed() > limit {
                 let _ = self.child.kill();
-                panic!("hello did not exit within {limit:?}; stdout: {:?}", self.lines());
+                panic!(
+                    "hello did not exit within {limit:?}; stdout: {:?}",
+                    self.lines()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -228,17 +295,25 @@ impl Proc {
 
     /// Waits until a stdout line satisfies `pred` (log lines are written
     /// by a background thread, so they trail the response a little).
-    pub fn wait_line(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_line(
+        &self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             for l in self.lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&l) {
-                    if pred(&v) {
-                        return v;
-                    }
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&l)
+                    && pred(&v)
+                {
+                    return v;
                 }
             }
-            assert!(Instant::now() < deadline, "no log line {what}: {:#?}", self.lines());
+            assert!(
+                Instant::now() < deadline,
+                "no log line {what}: {:#?}",
+                self.lines()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
