@@ -5,7 +5,7 @@
 # Each suite is a script that exits non-zero on failure; all suites run, and the
 # last line is the summary.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ./scripts/install-tools.sh || { echo "install-tools failed"; exit 1; }
 source scripts/env.sh
 
