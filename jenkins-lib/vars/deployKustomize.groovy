@@ -1,0 +1,35 @@
+import hello.ci.Environments
+import hello.ci.ImageRef
+
+/**
+ * Deploys the image digest to an environment: pin the digest in the overlay,
+ * server-side dry run, `kubectl apply -k`, wait for the rollout, smoke-test /readyz.
+ * The kubeconfig credential is per environment (least privilege: dev's cannot touch prod).
+ */
+def call(Map args = [:]) {
+    String environment = args.environment
+    if (!Environments.isKnown(environment)) {
+        error("deployKustomize: unknown environment '${environment}' (known: ${Environments.names().join(', ')})")
+    }
+    String image = args.image
+    ImageRef ref = null
+    try {
+        ref = image ? ImageRef.parse(image) : null
+    } catch (IllegalArgumentException e) {
+        error("deployKustomize: ${e.message}")
+    }
+    if (ref == null || !ref.pinned) {
+        error("deployKustomize: need an image pinned by digest (got '${image}')")
+    }
+    Map target = Environments.lookup(environment)
+    container(args.container ?: 'kubectl') {
+        pinImage(overlay: target.overlay, name: args.name ?: 'hello', image: image)
+        withCredentials([file(credentialsId: target.kubeconfigCredentialsId, variable: 'KUBECONFIG')]) {
+            sh(label: "dry-run ${environment}", script: "kubectl apply --dry-run=server -k ${target.overlay}")
+            sh(label: "apply ${environment}", script: "kubectl apply -k ${target.overlay}")
+            rolloutStatus(namespace: target.namespace, deployment: target.deployment, timeout: args.timeout ?: '5m')
+            smokeTest(namespace: target.namespace, deployment: target.deployment, path: '/readyz')
+        }
+    }
+    echo "deployKustomize: ${environment} runs ${image}"
+}
