@@ -2,9 +2,9 @@
 //!
 //! Layers, outermost first (each route and the fallback get them, so the
 //! telemetry layer knows the matched route and sees every final status):
-//! telemetry → JSON error bodies → overload/timeout errors → load shedding
-//! → global concurrency limit → request timeout → panic guard → header size
-//! limit → body size limit → handler. The probes and `/metrics` get the same
+//! edge (telemetry, header-size limit, JSON error bodies) → overload/timeout
+//! errors → load shedding → global concurrency limit → request timeout →
+//! panic guard → body size limit → handler. The probes and `/metrics` get the same
 //! stack without shedding, concurrency limit and timeout.
 
 use std::sync::Arc;
@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use axum::response::Response;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
@@ -24,7 +23,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::Config;
-use crate::error::{ensure_json_errors, json_error};
+use crate::error::json_error;
 use crate::routes::{self, AppState};
 use crate::scratch::ScratchStore;
 use crate::shutdown::Readiness;
@@ -58,7 +57,10 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
     let readiness = Arc::new(Readiness::default());
     let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
 
-    let telemetry = Arc::new(HttpTelemetry::default());
+    let telemetry = Arc::new(HttpTelemetry::new(
+        config.otlp.is_some(),
+        config.max_header_bytes,
+    ));
     let panic_guard = || {
         CatchPanicLayer::custom(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
     };
@@ -72,17 +74,11 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
                 Arc::clone(&telemetry),
                 observe,
             ))
-            .layer(middleware::map_response(ensure_json_errors))
-            .layer(panic_guard())
-            .layer(middleware::from_fn_with_state(
-                config.max_header_bytes,
-                limit_headers,
-            )),
+            .layer(panic_guard()),
     );
     let api = routes::api(config.fault_injection).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(telemetry, observe))
-            .layer(middleware::map_response(ensure_json_errors))
             .layer(HandleErrorLayer::new(layer_error))
             .layer(LoadShedLayer::new())
             .layer(GlobalConcurrencyLimitLayer::new(
@@ -90,10 +86,6 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
             ))
             .layer(TimeoutLayer::new(config.request_timeout))
             .layer(panic_guard())
-            .layer(middleware::from_fn_with_state(
-                config.max_header_bytes,
-                limit_headers,
-            ))
             .layer(RequestBodyLimitLayer::new(
                 usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX),
             )),
@@ -125,21 +117,4 @@ async fn layer_error(err: tower::BoxError) -> Response {
         tracing::error!(error = %err, "unhandled layer error");
         json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
-}
-
-/// 431 with a JSON body when the request's header block is over the limit.
-async fn limit_headers(State(max): State<usize>, req: Request, next: Next) -> Response {
-    let size: usize = req
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum();
-    if size > max {
-        return json_error(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request header fields too large",
-        )
-        .into_response();
-    }
-    next.run(req).await
 }

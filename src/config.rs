@@ -5,6 +5,8 @@
 //! surfacing later as a confusing runtime failure. Empty values count as unset
 //! (Kubernetes manifests often render `value: ""`).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +19,8 @@ pub const DEFAULT_MESSAGE: &str = "Hello, World!";
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}={value:?}: {reason}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    /// Owned for variables named at run time (`KAFKA_PROP_<name>`).
+    pub var: Cow<'static, str>,
     pub value: String,
     pub reason: String,
 }
@@ -54,6 +57,38 @@ pub struct OtlpConfig {
     pub protocol: OtlpProtocol,
 }
 
+/// The Kafka log sink (`KAFKA_*`); present only when `KAFKA_BROKERS` is set.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `KAFKA_BROKERS`: librdkafka's `bootstrap.servers` (`host:port,...`).
+    pub brokers: String,
+    /// `KAFKA_LOG_TOPIC` (default `hello-logs`).
+    pub topic: String,
+    /// `KAFKA_LOG_LEVEL` (default `info`): events at this level or more severe.
+    pub level: tracing::Level,
+    /// `KAFKA_QUEUE_MAX_EVENTS` (default 10000): librdkafka's
+    /// `queue.buffering.max.messages`; a full queue drops new events.
+    pub queue_max_events: u32,
+    /// `KAFKA_PROP_<NAME>=value` pass-through, in variable-name order.
+    pub props: Vec<KafkaProp>,
+}
+
+/// One `KAFKA_PROP_<NAME>` variable and the librdkafka property it sets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KafkaProp {
+    pub var: String,
+    /// `<NAME>` lower-cased with `_` → `.` (`SECURITY_PROTOCOL` → `security.protocol`).
+    pub name: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for KafkaProp {
+    // Values may be credentials (`sasl.password`): never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=<{} bytes>", self.name, self.value.len())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `PORT`: 0 asks the kernel for a free port (tests); otherwise ≥ 1024.
@@ -74,6 +109,7 @@ pub struct Config {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub otlp: Option<OtlpConfig>,
+    pub kafka: Option<KafkaConfig>,
     pub sampler: SamplerConfig,
     pub service_name: String,
     pub pod_name: Option<String>,
@@ -83,14 +119,34 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment (variables that are not UTF-8 count
+    /// as unset).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
-    /// Reads from any lookup, so tests configure without touching the
-    /// process environment.
+    /// Reads from a list of variables, so tests configure without touching
+    /// the process environment.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let map: HashMap<String, String> = vars.into_iter().collect();
+        let mut names: Vec<&str> = map.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        Self::parse(|k| map.get(k).cloned(), &names)
+    }
+
+    /// Reads from any lookup. A lookup cannot list variables, so
+    /// `KAFKA_PROP_*` pass-through needs [`Config::from_vars`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::parse(lookup, &[])
+    }
+
+    /// `names`: every variable name, to find the `KAFKA_PROP_*` ones.
+    fn parse(lookup: impl Fn(&str) -> Option<String>, names: &[&str]) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
         let port = match get("PORT") {
@@ -189,6 +245,7 @@ impl Config {
         };
 
         let otlp = parse_otlp(&get)?;
+        let kafka = parse_kafka(&get, names)?;
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
 
         let hostname = get("HOSTNAME")
@@ -214,6 +271,7 @@ impl Config {
             log_filter,
             log_format,
             otlp,
+            kafka,
             sampler,
             service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "hello".to_owned()),
             pod_name: get("POD_NAME"),
@@ -297,6 +355,74 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
     Ok(None)
 }
 
+fn parse_kafka(
+    get: &impl Fn(&str) -> Option<String>,
+    names: &[&str],
+) -> Result<Option<KafkaConfig>, ConfigError> {
+    let Some(brokers) = get("KAFKA_BROKERS") else {
+        return Ok(None);
+    };
+    let brokers = brokers.trim().to_owned();
+    let topic = get("KAFKA_LOG_TOPIC").unwrap_or_else(|| "hello-logs".to_owned());
+    // Kafka's legal topic names: [a-zA-Z0-9._-]{1,249}.
+    if topic.len() > 249
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(err(
+            "KAFKA_LOG_TOPIC",
+            &topic,
+            "a topic name is 1 to 249 characters of [a-zA-Z0-9._-]",
+        ));
+    }
+    let level = match get("KAFKA_LOG_LEVEL") {
+        None => tracing::Level::INFO,
+        Some(v) => v.trim().parse().map_err(|_| {
+            err(
+                "KAFKA_LOG_LEVEL",
+                &v,
+                "expected trace, debug, info, warn or error",
+            )
+        })?,
+    };
+    let queue_max_events = bounded(
+        "KAFKA_QUEUE_MAX_EVENTS",
+        get("KAFKA_QUEUE_MAX_EVENTS"),
+        10_000,
+        1,
+        10_000_000,
+    )? as u32;
+    let mut props = Vec::new();
+    for var in names.iter().filter(|n| n.starts_with("KAFKA_PROP_")) {
+        let Some(value) = get(var) else { continue };
+        let raw = &var["KAFKA_PROP_".len()..];
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(err_owned(
+                var.to_string(),
+                "<not shown>",
+                "expected KAFKA_PROP_<NAME> with NAME of [A-Za-z0-9_] (`_` becomes `.`)",
+            ));
+        }
+        props.push(KafkaProp {
+            var: var.to_string(),
+            name: raw.to_ascii_lowercase().replace('_', "."),
+            value,
+        });
+    }
+    let kafka = KafkaConfig {
+        brokers,
+        topic,
+        level,
+        queue_max_events,
+        props,
+    };
+    // Let librdkafka itself judge the settings now, so a rejected value
+    // stops the process here (exit 78, variable named) and not later.
+    crate::telemetry::kafka::validate(&kafka)?;
+    Ok(Some(kafka))
+}
+
 fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, ConfigError> {
     let ratio = || -> Result<f64, ConfigError> {
         match &arg {
@@ -329,8 +455,16 @@ fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerCon
 }
 
 fn err(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    err_owned(Cow::Borrowed(var), value, reason)
+}
+
+pub(crate) fn err_owned(
+    var: impl Into<Cow<'static, str>>,
+    value: &str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError {
-        var,
+        var: var.into(),
         value: value.to_owned(),
         reason: reason.into(),
     }
@@ -382,14 +516,9 @@ fn bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     #[test]
@@ -460,6 +589,76 @@ mod tests {
         ])
         .unwrap();
         assert!(c.otlp.is_none());
+    }
+
+    #[test]
+    fn kafka_is_off_unless_brokers_are_set() {
+        // Not even the pass-through is looked at: no Kafka code runs.
+        let c = cfg(&[("KAFKA_PROP_ACKS", "banana"), ("KAFKA_LOG_LEVEL", "x")]).unwrap();
+        assert!(c.kafka.is_none());
+    }
+
+    #[test]
+    fn kafka_settings_and_pass_through() {
+        let c = cfg(&[
+            ("KAFKA_BROKERS", " k1:9092,k2:9092 "),
+            ("KAFKA_PROP_SECURITY_PROTOCOL", "PLAINTEXT"),
+            ("KAFKA_PROP_LINGER_MS", "5"),
+            ("KAFKA_PROP_ACKS", ""), // empty: unset
+        ])
+        .unwrap();
+        let k = c.kafka.unwrap();
+        assert_eq!(k.brokers, "k1:9092,k2:9092");
+        assert_eq!(k.topic, "hello-logs");
+        assert_eq!(k.level, tracing::Level::INFO);
+        assert_eq!(k.queue_max_events, 10_000);
+        let props: Vec<(&str, &str, &str)> = k
+            .props
+            .iter()
+            .map(|p| (p.var.as_str(), p.name.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(
+            props,
+            [
+                ("KAFKA_PROP_LINGER_MS", "linger.ms", "5"),
+                (
+                    "KAFKA_PROP_SECURITY_PROTOCOL",
+                    "security.protocol",
+                    "PLAINTEXT"
+                ),
+            ]
+        );
+        let k = cfg(&[
+            ("KAFKA_BROKERS", "k:9092"),
+            ("KAFKA_LOG_TOPIC", "app.logs-v1"),
+            ("KAFKA_LOG_LEVEL", "WARN"),
+            ("KAFKA_QUEUE_MAX_EVENTS", "50"),
+        ])
+        .unwrap()
+        .kafka
+        .unwrap();
+        assert_eq!(
+            (k.topic.as_str(), k.level, k.queue_max_events),
+            ("app.logs-v1", tracing::Level::WARN, 50)
+        );
+    }
+
+    #[test]
+    fn each_bad_kafka_value_names_its_variable() {
+        for (var, value) in [
+            ("KAFKA_LOG_TOPIC", "no spaces"),
+            ("KAFKA_LOG_LEVEL", "loud"),
+            ("KAFKA_QUEUE_MAX_EVENTS", "0"),
+            ("KAFKA_PROP_ACKS", "banana"),
+            ("KAFKA_PROP_NO_SUCH_PROPERTY", "1"),
+            ("KAFKA_PROP_", "1"),
+            ("KAFKA_PROP_LINGER-MS", "1"),
+        ] {
+            let e = cfg(&[("KAFKA_BROKERS", "k:9092"), (var, value)])
+                .expect_err(&format!("{var}={value} must be rejected"));
+            assert_eq!(e.var, var, "{var}={value}: {e}");
+            assert!(e.to_string().contains(var), "{e}");
+        }
     }
 
     #[test]

@@ -63,16 +63,11 @@ pub fn json_error(status: StatusCode, message: &str) -> Response {
     res
 }
 
-/// Middleware step: any error response that is not already JSON (a layer's
+/// Any error response that is not already JSON (a layer's
 /// 408/413/503, axum's 405 or a rejected path parameter) gets the JSON body,
 /// so every error a client sees has one shape. Headers such as `Retry-After`
 /// are kept. Success responses pass through untouched.
-pub async fn ensure_json_errors<B>(res: axum::http::Response<B>) -> Response
-where
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let res = res.map(axum::body::Body::new);
+pub fn ensure_json_errors(res: Response) -> Response {
     if res.status().as_u16() < 400 || is_json(&res) {
         return res;
     }

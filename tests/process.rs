@@ -211,3 +211,23 @@ async fn healthcheck_subcommand() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn errors_keep_their_trace_id_when_info_lines_are_filtered() {
+    let p = Proc::start(&[
+        ("FAULT_INJECTION", "true"),
+        (
+            "RUST_LOG",
+            "warn,hello=info,hello::access=warn,hello::http=warn",
+        ),
+    ]);
+    let tp = format!("traceparent: 00-{TRACE_ID}-{PARENT_SPAN}-01\r\n");
+    assert_eq!(get_with(p.addr(), "/v1/panic", &tp).await.status, 500);
+    let err = p.wait_line("ERROR for the panic", |v| v["level"] == "ERROR");
+    assert_eq!(err["trace_id"], TRACE_ID);
+    assert!(err["span_id"].as_str().is_some_and(|s| s.len() == 16));
+    assert!(
+        !p.lines().iter().any(|l| l.contains("hello::access")),
+        "access lines are filtered out"
+    );
+}

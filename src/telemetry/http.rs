@@ -1,34 +1,56 @@
-//! The per-request telemetry middleware: one server span (continuing an
-//! incoming W3C `traceparent`), the duration histogram and in-flight gauge,
-//! and one access-log line, all labelled with the matched route template.
+//! The per-request edge middleware: one server span (continuing an incoming
+//! W3C `traceparent`), the duration histogram and in-flight gauge, one
+//! access-log line, the header-size limit (431) and the JSON error body —
+//! one layer instead of four, because each layer costs a boxed future and a
+//! service clone per request.
 //!
 //! It wraps every route (and the fallback) from inside the router, so the
 //! matched route is known before the span starts, and it sees the final
 //! status of everything below it: handlers, panics turned into 500s,
 //! timeouts, load shedding.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::metrics::{HttpMetrics, UNMATCHED, method_index, method_label};
+use crate::error::{ensure_json_errors, json_error};
 
 /// Longest `url.path` / `user_agent.original` written to logs and spans.
 const MAX_LOGGED_LEN: usize = 256;
 
-#[derive(Default)]
 pub struct HttpTelemetry {
     metrics: HttpMetrics,
     propagator: TraceContextPropagator,
+    ids: RandomIdGenerator,
+    /// Spans go to OpenTelemetry (which assigns ids); otherwise the
+    /// middleware assigns the W3C ids itself so logs still carry them.
+    otel: bool,
+    max_header_bytes: usize,
+}
+
+impl HttpTelemetry {
+    pub fn new(otel: bool, max_header_bytes: usize) -> Self {
+        HttpTelemetry {
+            metrics: HttpMetrics::default(),
+            propagator: TraceContextPropagator::new(),
+            ids: RandomIdGenerator::default(),
+            otel,
+            max_header_bytes,
+        }
+    }
 }
 
 /// Decrements the in-flight gauge even when the request future is dropped
@@ -72,12 +94,35 @@ pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: 
         "url.scheme" = "http",
         "user_agent.original" = user_agent,
         "http.response.status_code" = Empty,
+        trace_id = Empty,
+        span_id = Empty,
     );
     let parent = tel.propagator.extract(&HeaderExtractor(req.headers()));
-    // Err only when the span is disabled (no OpenTelemetry layer): nothing to link.
-    let _ = span.set_parent(parent);
+    if tel.otel {
+        // Err only when the span is disabled: nothing to link.
+        let _ = span.set_parent(parent);
+    } else {
+        let remote = parent.span().span_context().clone();
+        let trace_id = if remote.is_valid() {
+            remote.trace_id()
+        } else {
+            tel.ids.new_trace_id()
+        };
+        let (mut t, mut s) = ([0u8; 32], [0u8; 16]);
+        let _ = write!(&mut t[..], "{trace_id}");
+        let _ = write!(&mut s[..], "{}", tel.ids.new_span_id());
+        span.record("trace_id", std::str::from_utf8(&t).unwrap_or_default());
+        span.record("span_id", std::str::from_utf8(&s).unwrap_or_default());
+    }
 
-    let response = next.run(req).instrument(span.clone()).await;
+    let response = if header_bytes(req.headers()) > tel.max_header_bytes {
+        json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        )
+    } else {
+        ensure_json_errors(next.run(req).instrument(span.clone()).await)
+    };
 
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
@@ -99,6 +144,13 @@ pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: 
         );
     });
     response
+}
+
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
 }
 
 fn truncate(s: &str) -> &str {

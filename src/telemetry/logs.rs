@@ -13,9 +13,10 @@ use std::io::Write as _;
 
 use opentelemetry::trace::TraceContextExt;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Subscriber, span};
 use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 /// Receives every formatted line (e.g. the Kafka sink). Must not block.
 pub trait LineSink: Send + Sync + 'static {
@@ -39,10 +40,16 @@ thread_local! {
 }
 
 impl JsonLogLayer {
-    fn emit(&self, buf: &mut Vec<u8>, scratch: &mut String, event: &Event<'_>) {
+    fn emit(
+        &self,
+        buf: &mut Vec<u8>,
+        scratch: &mut String,
+        event: &Event<'_>,
+        local: Option<([u8; 32], [u8; 16])>,
+    ) {
         buf.clear();
         let mut ids = [0u8; 32];
-        let trace_id = format_event(buf, scratch, event, &mut ids);
+        let trace_id = format_event(buf, scratch, event, local, &mut ids);
         let mut w = self.writer.clone();
         let _ = w.write_all(buf);
         if let Some(sink) = &self.extra {
@@ -52,15 +59,74 @@ impl JsonLogLayer {
     }
 }
 
-impl<S: Subscriber> Layer<S> for JsonLogLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+/// The W3C ids the request middleware assigned to its span when no
+/// OpenTelemetry layer runs (see `telemetry::http`).
+struct RequestIds {
+    trace: [u8; 32],
+    span: [u8; 16],
+}
+
+/// Picks the `trace_id` / `span_id` fields off a span.
+#[derive(Default)]
+struct IdVisitor {
+    trace: Option<[u8; 32]>,
+    span: Option<[u8; 16]>,
+}
+
+impl Visit for IdVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "trace_id" => self.trace = value.as_bytes().try_into().ok(),
+            "span_id" => self.span = value.as_bytes().try_into().ok(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLogLayer {
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        let mut found = IdVisitor::default();
+        values.record(&mut found);
+        if found.trace.is_none() && found.span.is_none() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<RequestIds>().is_none() {
+            ext.insert(RequestIds {
+                trace: [b'0'; 32],
+                span: [b'0'; 16],
+            });
+        }
+        if let Some(ids) = ext.get_mut::<RequestIds>() {
+            if let Some(t) = found.trace {
+                ids.trace = t;
+            }
+            if let Some(s) = found.span {
+                ids.span = s;
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut local = None;
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(ids) = span.extensions().get::<RequestIds>() {
+                    local = Some((ids.trace, ids.span));
+                    break;
+                }
+            }
+        }
         BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut g) => {
                 let (buf, scratch) = &mut *g;
-                self.emit(buf, scratch, event);
+                self.emit(buf, scratch, event, local);
             }
             // Re-entered (a sink logged while we formatted): use fresh buffers.
-            Err(_) => self.emit(&mut Vec::new(), &mut String::new(), event),
+            Err(_) => self.emit(&mut Vec::new(), &mut String::new(), event, local),
         });
     }
 }
@@ -71,6 +137,7 @@ pub fn format_event<'a>(
     buf: &mut Vec<u8>,
     scratch: &mut String,
     event: &Event<'_>,
+    local: Option<([u8; 32], [u8; 16])>,
     ids: &'a mut [u8; 32],
 ) -> Option<&'a str> {
     let meta = event.metadata();
@@ -86,17 +153,29 @@ pub fn format_event<'a>(
     write_str(buf, meta.target());
     event.record(&mut JsonVisitor { buf, scratch });
 
-    let cx = opentelemetry::Context::current();
-    let span = cx.span();
-    let sc = span.span_context();
+    // Ids the request middleware assigned, else the active OpenTelemetry span's.
+    let span_id = match local {
+        Some((trace, span)) => {
+            *ids = trace;
+            Some(span)
+        }
+        None => {
+            let cx = opentelemetry::Context::current();
+            let sc = cx.span().span_context().clone();
+            sc.is_valid().then(|| {
+                let (mut cursor, mut span) = (&mut ids[..], [0u8; 16]);
+                let _ = write!(cursor, "{}", sc.trace_id()); // always 32 hex digits
+                let _ = write!(&mut span[..], "{}", sc.span_id());
+                span
+            })
+        }
+    };
     let mut trace_id = None;
-    if sc.is_valid() {
-        let mut cursor: &mut [u8] = &mut ids[..];
-        let _ = write!(cursor, "{}", sc.trace_id()); // always 32 hex digits
+    if let Some(span_id) = span_id {
         buf.extend_from_slice(b",\"trace_id\":\"");
         buf.extend_from_slice(&ids[..]);
         buf.extend_from_slice(b"\",\"span_id\":\"");
-        let _ = write!(buf, "{}", sc.span_id());
+        buf.extend_from_slice(&span_id);
         buf.push(b'"');
         trace_id = std::str::from_utf8(&ids[..]).ok();
     }
@@ -135,7 +214,12 @@ impl Visit for JsonVisitor<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
-        if value.is_finite() {
+        if field.name() == "duration_ms" && (0.0..1e12).contains(&value) {
+            // µs precision with integer formatting: float printing costs more
+            // than the rest of the access line.
+            let micros = (value * 1000.0).round() as u64;
+            let _ = write!(self.buf, "{}.{:03}", micros / 1000, micros % 1000);
+        } else if value.is_finite() {
             let _ = write!(self.buf, "{value}");
         } else {
             self.buf.extend_from_slice(b"null");
