@@ -22,8 +22,8 @@ if [ ! -s "$CA_DIR/ca-certificates.crt" ]; then
   exit 1
 fi
 
-# OCI labels. created = the commit time (also the layers' timestamp), so the
-# same tree and binary give the same image id (reproducible, cacheable).
+# OCI labels. created = the commit time (also the files' timestamps), so the
+# same tree and binary give the same layer digest.
 version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$revision" != unknown ] && [ -n "$(git status --porcelain 2>/dev/null)" ]; then
@@ -61,6 +61,16 @@ if [ "${FORCE:-0}" != 1 ] && [ -f "$stamp" ]; then
 fi
 
 echo "build-image: building $HELLO_IMAGE (version $version, revision $revision)"
+# buildah 1.28 leaves a working container behind for a stage used as a base
+# (`FROM ${BINARY_SOURCE} AS binary`), and the prebuilt stage's image untagged:
+# remove what this build left, whatever its outcome.
+containers_before=$(hello_buildah containers -q | sort)
+cleanup_build() {
+  comm -13 <(printf '%s\n' "$containers_before") <(hello_buildah containers -q | sort) |
+    while read -r id; do hello_buildah rm "$id" >/dev/null 2>&1 || true; done
+  hello_podman image prune -f >/dev/null 2>&1 || true
+}
+trap cleanup_build EXIT
 # The same layout as the builder stage's /out.
 ctx="$HELLO_ROOT/.tools/podman/image-context"
 rm -rf "$ctx"
@@ -70,12 +80,15 @@ ln -f "$HELLO_BIN" "$ctx/hello" 2>/dev/null || cp "$HELLO_BIN" "$ctx/hello"
 cp "$CA_DIR/ca-certificates.crt" "$ctx/ca-certificates.crt"
 # --format docker: the OCI image config has no HEALTHCHECK field; Docker's keeps it.
 # --identity-label=false: no io.buildah.version label (the OCI labels say enough).
-hello_buildah bud --quiet --format docker --identity-label=false --timestamp "$epoch" \
+# The log shows which stages ran (tests/image checks the rust builder did not).
+log="$HELLO_ROOT/.tools/podman/hello-image.build.log"
+if ! hello_buildah bud --format docker --identity-label=false --timestamp "$epoch" \
   "${build_args[@]}" \
   --build-context hostfiles="$ctx" \
-  -t "$HELLO_IMAGE" -f Dockerfile . >/dev/null
-# The prebuilt stage's image is left untagged: drop such leftovers.
-hello_podman image prune -f >/dev/null
+  -t "$HELLO_IMAGE" -f Dockerfile . >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
 id=$(hello_podman image inspect --format '{{.Id}}' "$HELLO_IMAGE")
 mkdir -p "$(dirname "$stamp")"
 printf '%s %s\n' "$inputs" "$id" >"$stamp"

@@ -12,6 +12,7 @@ need() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
 need podman podman
 need buildah buildah
 need runc runc
+need catatonit catatonit   # podman kube play needs it as the pod's init
 need shellcheck shellcheck
 need kcat kcat
 need prometheus prometheus

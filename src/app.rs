@@ -46,14 +46,13 @@ pub struct App {
     pub limits: Limits,
 }
 
-/// Builds the application from the configuration. Fails only if the scratch
-/// directory cannot be created or read.
-pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<App> {
+/// Builds the application from the configuration.
+pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
     let scratch = ScratchStore::open(
         config.scratch_dir(),
         config.scratch_max_bytes,
         config.scratch_quota_bytes,
-    )?;
+    );
     let readiness = Arc::new(Readiness::default());
     let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
 
@@ -91,7 +90,7 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
             )),
     );
     let router = ops.merge(api).with_state(state);
-    Ok(App {
+    App {
         router,
         readiness,
         limits: Limits {
@@ -100,7 +99,7 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> std::io::Result<A
             request_timeout: config.request_timeout,
             shutdown_drain: config.shutdown_drain,
         },
-    })
+    }
 }
 
 /// Errors raised by tower layers become responses: shed load is 503 with a

@@ -73,12 +73,7 @@ fn run() -> ExitCode {
 
 async fn run_service(config: Config) -> anyhow::Result<()> {
     let telemetry = telemetry::init(&config).context("starting telemetry")?;
-    let app = build_app(&config, telemetry.metrics.clone()).with_context(|| {
-        format!(
-            "opening the scratch directory {}",
-            config.scratch_dir().display()
-        )
-    })?;
+    let app = build_app(&config, telemetry.metrics.clone());
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
         .await
         .with_context(|| format!("binding port {}", config.port))?;

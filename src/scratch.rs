@@ -57,18 +57,17 @@ pub struct ScratchStore {
 impl ScratchStore {
     /// Creates the directory, removes temp debris a crash may have left,
     /// and counts the bytes already stored.
-    pub fn open(dir: PathBuf, max_bytes: u64, quota: u64) -> io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
-        let mut used = 0;
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                let _ = std::fs::remove_file(entry.path());
-            } else if entry.file_type()?.is_file() {
-                used += entry.metadata()?.len();
+    /// A directory that cannot be created or read is not fatal: the store
+    /// starts empty, `/readyz` reports it (503) and recovers by itself once the
+    /// volume is writable, and writes answer with an error meanwhile.
+    pub fn open(dir: PathBuf, max_bytes: u64, quota: u64) -> Self {
+        let used = match Self::scan(&dir) {
+            Ok(used) => used,
+            Err(e) => {
+                tracing::error!(dir = %dir.display(), error = %e, "scratch directory unusable; not ready until it is");
+                0
             }
-        }
+        };
         metrics::gauge!(SCRATCH_QUOTA).set(quota as f64);
         let store = ScratchStore {
             dir,
@@ -79,7 +78,22 @@ impl ScratchStore {
             seq: AtomicU64::new(0),
         };
         store.publish();
-        Ok(store)
+        store
+    }
+
+    fn scan(dir: &Path) -> io::Result<u64> {
+        std::fs::create_dir_all(dir)?;
+        let mut used = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            } else if entry.file_type()?.is_file() {
+                used += entry.metadata()?.len();
+            }
+        }
+        Ok(used)
     }
 
     pub fn dir(&self) -> &Path {
@@ -94,6 +108,9 @@ impl ScratchStore {
     /// file: a full disk gives 507 on writes but does not make the pod
     /// unready; a read-only or missing directory does.)
     pub fn is_writable(&self) -> bool {
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return false;
+        }
         let probe = self
             .dir
             .join(format!("{TEMP_PREFIX}ready-{}", std::process::id()));
@@ -313,7 +330,7 @@ mod tests {
     #[tokio::test]
     async fn quota_and_replace_accounting() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ScratchStore::open(dir.path().join("s"), 10, 15).unwrap();
+        let store = ScratchStore::open(dir.path().join("s"), 10, 15);
         let put =
             |k: &'static str, n: usize| store.put(k, Body::from(vec![b'x'; n]), Some(n as u64));
         assert_eq!(
@@ -364,7 +381,7 @@ mod tests {
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("kept"), b"12345").unwrap();
         std::fs::write(path.join(".tmp-1-1"), b"partial").unwrap();
-        let store = ScratchStore::open(path.clone(), 10, 100).unwrap();
+        let store = ScratchStore::open(path.clone(), 10, 100);
         assert_eq!(store.used_bytes(), 5);
         assert!(!path.join(".tmp-1-1").exists());
         assert!(store.is_writable());

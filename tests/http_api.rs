@@ -351,3 +351,26 @@ async fn overload_is_shed_with_503_and_retry_after() {
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(get(s.addr, "/").await.status, 200, "capacity is back");
 }
+
+#[tokio::test]
+async fn an_unusable_scratch_volume_means_not_ready_not_a_crash() {
+    let base = tempfile::tempdir().unwrap();
+    let blocker = base.path().join("tmp");
+    std::fs::write(&blocker, b"a file where the volume should be").unwrap();
+    let s = TestServer::start(&[("TMPDIR", blocker.to_str().unwrap())]).await;
+    get(s.addr, "/readyz").await.assert_json_error(503);
+    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+    assert_eq!(
+        get(s.addr, "/").await.status,
+        200,
+        "the rest of the service works"
+    );
+    send(s.addr, "PUT", "/v1/scratch/k", b"x")
+        .await
+        .assert_json_error(500);
+    // The volume appears: readiness recovers without a restart.
+    std::fs::remove_file(&blocker).unwrap();
+    std::fs::create_dir(&blocker).unwrap();
+    assert_eq!(get(s.addr, "/readyz").await.status, 200);
+    assert_eq!(send(s.addr, "PUT", "/v1/scratch/k", b"x").await.status, 201);
+}

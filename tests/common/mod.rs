@@ -36,7 +36,7 @@ impl TestServer {
         let renderer = hello::telemetry::metrics::MetricsRenderer::new(
             hello::telemetry::metrics::install_recorder(),
         );
-        let app = hello::build_app(&config, renderer).unwrap();
+        let app = hello::build_app(&config, renderer);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Kubernetes suite (issue 5): renders base and overlays with kustomize, checks
+# style, structure, schemas (several Kubernetes versions), checkov and the Pod
+# Security "restricted" rules on the rendered output, then runs the dev overlay
+# for real with `podman kube play` on the image built from this tree.
+# Every check prints one line; any failure makes the exit non-zero.
+# No `set -e`: every check runs and reports; setup steps exit explicitly.
+set -uo pipefail
+# shellcheck source=../scripts/env.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/../scripts/env.sh"
+cd "$HELLO_ROOT" || exit 1
+HERE=k8s
+# Kubernetes minor versions the rendered overlays must validate against
+# (namespace PSA labels pin v1.32, the oldest one here).
+K8S_VERSIONS=(1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
+# Kinds without a bundled schema that are validated elsewhere (observability/: CRD schemas).
+CRD_KINDS_ELSEWHERE='ServiceMonitor|PodMonitor|PrometheusRule'
+CATATONIT_VERSION=0.1.7-1+b2 # Debian 12; podman builds its pod infra image from it
+
+failures=0
+ok() { echo "  ok    $*"; }
+fail() {
+  echo "  FAIL  $*"
+  failures=$((failures + 1))
+}
+check() { # check "description" command...
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+result() { # cond; result "description"  (reports the previous command's status)
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then ok "$1"; else fail "$1"; fi
+}
+work=$(mktemp -d)
+play="$work/dev-play.yaml"
+cleanup() {
+  if [ -f "$play" ]; then hello_podman kube down "$play" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+indent() { sed 's/^/        /'; }
+
+echo "-- style"
+check "yamllint -s (repo config) on k8s/" yamllint -s -c .yamllint.yaml "$HERE"
+
+echo "-- render (kubectl kustomize)"
+for t in base overlays/dev overlays/prod; do
+  name=${t##*/}
+  if kubectl kustomize "$HERE/$t" >"$work/$name.yaml" 2>"$work/$name.err"; then
+    ok "$t renders ($(grep -c '^kind:' "$work/$name.yaml") objects)"
+  else
+    fail "$t renders"
+    cat "$work/$name.err"
+    exit 1
+  fi
+done
+
+echo "-- structure (what the issue and DESIGN.md ask of the objects)"
+python3 "$HERE/tests/structure.py" "$HERE" "$work/base.yaml" "$work/dev.yaml" "$work/prod.yaml"
+result "structure checks"
+
+# A change of the messages must roll the pods: render a copy of the tree with
+# other messages and compare the Deployment's pod template.
+cp -r "$HERE" "$work/k8s-copy"
+printf 'changed\n' >"$work/k8s-copy/overlays/dev/messages.txt"
+kubectl kustomize "$work/k8s-copy/overlays/dev" >"$work/dev-changed.yaml"
+python3 - "$work/dev.yaml" "$work/dev-changed.yaml" <<'EOF'
+import sys, yaml
+def template(f):
+    return next(d for d in yaml.safe_load_all(open(f)) if d and d["kind"] == "Deployment")["spec"]["template"]
+sys.exit(0 if template(sys.argv[1]) != template(sys.argv[2]) else 1)
+EOF
+result "a change of MESSAGES changes the pod template (ConfigMap name hash): pods roll"
+
+echo "-- schemas (kubernetes-validate --strict, Kubernetes ${K8S_VERSIONS[*]})"
+for v in "${K8S_VERSIONS[@]}"; do
+  out=$(kubernetes-validate -k "$v" --strict --quiet "$work/dev.yaml" "$work/prod.yaml" "$work/base.yaml" 2>&1)
+  rc=$?
+  missing=$(grep "Couldn't find schema" <<<"$out" | grep -Ev "kind ($CRD_KINDS_ELSEWHERE) " || true)
+  if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then
+    ok "base, dev, prod valid against $v"
+  else
+    fail "schema validation against $v"
+    indent <<<"$out"
+  fi
+done
+
+echo "-- checkov (0 failed; skips only as annotations with a reason)"
+checkov_run() { # checkov_run "label" args...
+  local label=$1
+  shift
+  checkov "$@" --skip-download --compact >"$work/checkov.txt" 2>&1
+  local rc=$?
+  local counts # "<framework>: Passed checks: N, Failed checks: N, Skipped checks: N" per framework
+  counts=$(grep -E -A2 'scan results:' "$work/checkov.txt" | grep -E 'scan results|^Passed' |
+    sed -E 's/ scan results://' | paste -sd' ' | sed -E 's/ Passed/: passed/g; s/Failed checks/failed/g; s/Skipped checks/skipped/g; s/ checks//g')
+  if [ "$rc" -eq 0 ] && [ -n "$counts" ]; then
+    ok "checkov $label: $counts"
+  else
+    fail "checkov $label: $counts"
+    grep -E -A3 '^Check: ' "$work/checkov.txt" | grep -B1 -A2 FAILED | sed 's/^/        /'
+  fi
+  grep -E -A2 'SKIPPED for resource' "$work/checkov.txt" | grep -E 'SKIPPED|Suppress' | sed 's/^\s*/        /'
+}
+checkov_run "k8s/ (kubernetes, kustomize, secrets)" -d "$HERE" --framework kubernetes kustomize secrets
+for o in dev prod; do
+  mkdir -p "$work/rendered-$o"
+  cp "$work/$o.yaml" "$work/rendered-$o/$o.yaml"
+  checkov_run "rendered overlays/$o" -d "$work/rendered-$o" --framework kubernetes
+done
+
+echo "-- Pod Security Standards, restricted profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/)"
+for o in dev prod; do
+  python3 "$HERE/tests/pss_restricted.py" "$work/$o.yaml"
+  result "overlays/$o: every pod template meets every baseline and restricted rule"
+done
+
+echo "-- podman kube play (dev overlay, image built from this tree)"
+# podman needs catatonit to build its pod infra image; Debian's podman only
+# recommends it. Installed once into .tools/catatonit (pinned), not system-wide.
+install_catatonit() { # into $1, from the Debian archive (apt lists refreshed only if needed)
+  (
+    cd "$work" || exit 1
+    apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
+      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }
+  ) || return 1
+  dpkg-deb -x "$work"/catatonit_*.deb "$1"
+}
+if ! command -v catatonit >/dev/null 2>&1; then
+  cdir="$HELLO_ROOT/.tools/catatonit"
+  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
+    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
+    if ! install_catatonit "$cdir"; then
+      fail "install catatonit"
+      exit 1
+    fi
+  fi
+  export PATH="$cdir/usr/bin:$PATH"
+fi
+./scripts/build-image.sh || {
+  fail "scripts/build-image.sh"
+  exit 1
+}
+port=$(hello_free_port)
+base="http://127.0.0.1:$port"
+python3 "$HERE/tests/kubeplay_patch.py" "$work/dev.yaml" "$play" "$HELLO_IMAGE" "$port"
+result "patch for podman changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/2 downward-API vars"
+hello_podman kube down "$play" >/dev/null 2>&1 # leftovers of an interrupted run
+if ! hello_podman kube play "$play" >"$work/play.txt" 2>&1; then
+  fail "podman kube play"
+  cat "$work/play.txt"
+  exit 1
+fi
+ok "podman kube play"
+pod=$(hello_podman pod ps --format '{{.Name}}' --filter name=hello)
+ctr=$(hello_podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$' | head -1)
+echo "        pod $pod, container $ctr"
+ready=0
+for _ in $(seq 1 100); do
+  if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; then
+    ready=1
+    break
+  fi
+  sleep 0.2
+done
+check "/readyz 200 from the host" test "$ready" = 1
+check "/healthz 200 from the host" test "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/healthz")" = 200
+python3 - "$work/dev.yaml" "$base" <<'EOF'
+import sys, urllib.request, yaml
+cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap" and "MESSAGES" in d.get("data", {}))
+want = {m for m in cm["data"]["MESSAGES"].splitlines() if m.strip()}
+got = {urllib.request.urlopen(sys.argv[2] + "/", timeout=2).read().decode().strip() for _ in range(2 * len(want))}
+print(f"        ConfigMap MESSAGES {sorted(want)}, answers {sorted(got)}")
+sys.exit(0 if got == want else 1)
+EOF
+result "/ answers with the ConfigMap's MESSAGES (each message, rotating)"
+pid=$(hello_podman inspect --format '{{.State.Pid}}' "$ctr")
+grep -Eq "^Uid:\s+65532\s+65532\s+65532\s+65532$" "/proc/$pid/status"
+result "the process runs as uid 65532"
+# (touch fails by design: its status is not piped into grep under pipefail)
+! touch "/proc/$pid/root/write-probe" 2>"$work/touch.err" && grep -q "Read-only file system" "$work/touch.err"
+result "a write to / fails (read-only root filesystem)"
+c=$(curl -s -m 2 -o /dev/null -w '%{http_code}' -X PUT --data-binary kube-play-probe "$base/v1/scratch/kube-play-probe")
+[ "${c:0:1}" = 2 ] && [ "$(curl -s -m 2 "$base/v1/scratch/kube-play-probe")" = kube-play-probe ]
+result "a write to /tmp through PUT /v1/scratch succeeds ($c) and reads back"
+grep -rlqx kube-play-probe "/proc/$pid/root/tmp"
+result "the scratch file is on the /tmp emptyDir volume"
+hello_podman kube down "$play" >/dev/null 2>&1
+[ -z "$(hello_podman pod ps -q --filter "name=$pod")" ] && [ -z "$(hello_podman ps -aq --filter "pod=$pod")" ]
+result "podman kube down removed the pod and its containers"
+
+echo
+if [ "$failures" -gt 0 ]; then
+  echo "k8s suite: $failures check(s) FAILED"
+  exit 1
+fi
+echo "k8s suite: all checks passed"
