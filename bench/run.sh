@@ -8,6 +8,7 @@
 #   bench/run.sh                    # 3 rounds × 10 s per variant
 #   ROUNDS=5 DURATION=20 bench/run.sh
 #   VARIANTS="baseline hello" bench/run.sh
+#   HELLO_O3_BIN=/path/to/opt-level-3/hello VARIANTS="baseline hello hello-o3" bench/run.sh
 # Results also go to bench/results/<timestamp>.md (git-ignored).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -16,7 +17,7 @@ cd "$HELLO_ROOT"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
-VARIANTS=${VARIANTS:-"baseline hello hello-nolog"}
+VARIANTS=${VARIANTS:-"baseline hello hello-nolog hello-kafka hello-kafka-down"}
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset missing (util-linux)"; exit 1; }
 
@@ -35,6 +36,11 @@ start_variant() {
     hello) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_BIN" ;;
     # Same binary, access log filtered out: shows what the log line costs.
     hello-nolog) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn taskset -c 0 "$HELLO_BIN" ;;
+    # Every log line also produced to Kafka (mock cluster), and to a broker that is down.
+    hello-kafka) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
+    # The same code at opt-level 3 (set HELLO_O3_BIN to such a build): the profile trade-off.
+    hello-o3) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
+    hello-kafka-down) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
     *) echo "unknown variant $name" >&2; return 1 ;;
   esac
 }
@@ -44,6 +50,28 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # wrk prints latency like 123.45us / 1.23ms / 1.01s: normalise to µs.
 to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
 
+# The Kafka rows need a Kafka-protocol broker: librdkafka's mock cluster,
+# served by a helper in tests/kafka.rs (pinned to the load generator's CPU).
+BOOTSTRAP=""
+if [[ " $VARIANTS " == *" hello-kafka "* ]]; then
+  cargo test --locked --test kafka --no-run >/dev/null 2>&1
+  KAFKA_MOCK_SECONDS=3600 taskset -c 1 cargo test --locked --test kafka -- --ignored --nocapture mock_cluster_for_bench \
+    >"$WORK/mock.log" 2>&1 &
+  for _ in $(seq 100); do
+    BOOTSTRAP=$(sed -n 's/^KAFKA_MOCK_BOOTSTRAP=//p' "$WORK/mock.log")
+    [ -n "$BOOTSTRAP" ] && break
+    sleep 0.2
+  done
+  [ -n "$BOOTSTRAP" ] || { echo "mock Kafka cluster did not start:"; cat "$WORK/mock.log"; exit 1; }
+fi
+DEAD_BROKER="127.0.0.1:$(hello_free_port)"   # nothing listens there
+
+# Delivered Kafka log events so far (0 when the variant has no sink).
+kafka_sent() {
+  curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null |
+    awk '/^hello_log_events_total\{/ && /outcome="sent"/ {s += $2} END {print s + 0}'
+}
+
 results="$WORK/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for v in $VARIANTS; do
@@ -51,12 +79,16 @@ for round in $(seq 1 "$ROUNDS"); do
     # The service's stdout goes to a pipe drained by cat, as a container runtime would.
     start_variant "$v" "$port" | taskset -c 1 cat >/dev/null &
     sleep 0.3
-    pid=$(pgrep -n -f -- "$(if [ "$v" = baseline ]; then echo "$BASELINE_BIN"; else echo "$HELLO_BIN"; fi)")
+    case $v in baseline) bin=$BASELINE_BIN ;; hello-o3) bin=$HELLO_O3_BIN ;; *) bin=$HELLO_BIN ;; esac
+    pid=$(pgrep -n -f -- "^$bin\$")
     for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
+    k0=$(kafka_sent "$port")
     t0=$(cpu_ticks "$pid")
     out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
     t1=$(cpu_ticks "$pid")
+    sleep 0.2   # let the last deliveries report
+    k1=$(kafka_sent "$port")
     rss=$(rss_kib "$pid")
     kill -TERM "$pid"; wait 2>/dev/null || true
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -65,8 +97,9 @@ for round in $(seq 1 "$ROUNDS"); do
     p99=$(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")
     errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
     cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" >>"$results"
-    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, RSS ${rss} KiB ${errs}"
+    kafka_eps=$(awk -v a="$k0" -v b="$k1" -v d="$DURATION" 'BEGIN { printf "%.0f", (b - a) / d }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" "$kafka_eps" >>"$results"
+    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, RSS ${rss} KiB, Kafka ${kafka_eps} events/s ${errs}"
   done
 done
 
@@ -79,16 +112,21 @@ variants, rounds, duration, conns = sys.argv[2].split(), sys.argv[3], sys.argv[4
 med = {}
 for v in variants:
     r = [x for x in rows if x[0] == v]
-    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 7)]
+    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 8)]
 base = med.get("baseline")
 print(f"Medians of {rounds} rounds × {duration} s, {conns} connections, server on CPU 0, wrk on CPU 1 ({platform.node()}).\n")
-print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | RSS after load MiB | req/s vs baseline | CPU/req vs baseline |")
-print("|---|---|---|---|---|---|---|---|")
+print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | RSS after load MiB | Kafka events/s | req/s vs baseline | CPU/req vs baseline |")
+print("|---|---|---|---|---|---|---|---|---|")
 for v in variants:
-    rps, p50, p99, cpu, rss = med[v]
+    rps, p50, p99, cpu, rss, keps = med[v]
     ratio = f"{rps / base[0]:.2f}×" if base else "-"
     cratio = f"{cpu / base[3]:.2f}×" if base else "-"
-    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {rss / 1024:.1f} | {ratio} | {cratio} |")
+    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {cratio} |")
+if "hello" in med:
+    for v in ("hello-kafka", "hello-kafka-down"):
+        if v in med:
+            print(f"\n{v}: {med[v][0] / med['hello'][0]:.2f}× the req/s of hello with Kafka off.", end="")
+    print()
 PY
 cat "$report"
 echo "(saved to $report)"
