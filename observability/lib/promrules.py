@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Rule checks that promtool cannot do, for observability/test.sh.
+
+  extract RENDERED_YAML OUT_RULES_FILE RUNBOOK_MD RULE_DIR
+      Merge spec.groups of every PrometheusRule in the rendered kustomization into one
+      Prometheus rules file, and check: every rules/*.yaml file is rendered, group names
+      are unique, every alert has severity/summary/description/runbook_url and its
+      runbook_url anchor is a heading of RUNBOOK_MD.
+  coverage RULES_FILE TEST_FILE...
+      Every alert has at least one promtool test case where it fires and one where it
+      must stay silent (exp_alerts empty).
+  fast-variant RULES_FILE ALERT FOR OUT_FILE
+      Copy ALERT from the rules file (same expr, same labels) with a shorter `for`,
+      renamed ALERT + "LiveTest", as a group of its own: the live test uses it so it need
+      not wait the real `for`, and it can never drift from the real rule.
+"""
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+SEVERITIES = {"critical", "warning", "info"}
+
+
+def slug(heading):
+    """GitHub's anchor for a Markdown heading."""
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+def extract(rendered, out, runbook, rule_dir):
+    errors = []
+    docs = [d for d in yaml.safe_load_all(Path(rendered).read_text()) if d]
+    rules = [d for d in docs if d.get("kind") == "PrometheusRule"]
+    rendered_names = {d["metadata"]["name"] for d in rules}
+    for f in sorted(Path(rule_dir).glob("*.yaml")):
+        for d in yaml.safe_load_all(f.read_text()):
+            if d and d.get("kind") == "PrometheusRule" and d["metadata"]["name"] not in rendered_names:
+                errors.append(f"{f}: PrometheusRule {d['metadata']['name']} is not in the kustomization")
+    anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", Path(runbook).read_text(), re.M)}
+    groups, seen = [], set()
+    for d in rules:
+        for g in d["spec"]["groups"]:
+            if g["name"] in seen:
+                errors.append(f"duplicate group name {g['name']}")
+            seen.add(g["name"])
+            groups.append(g)
+            for r in g["rules"]:
+                if "alert" not in r:
+                    continue
+                a = r["alert"]
+                sev = r.get("labels", {}).get("severity")
+                if sev not in SEVERITIES:
+                    errors.append(f"{a}: severity {sev!r} not in {sorted(SEVERITIES)}")
+                ann = r.get("annotations", {})
+                for k in ("summary", "description", "runbook_url"):
+                    if not ann.get(k):
+                        errors.append(f"{a}: annotation {k} missing")
+                url = ann.get("runbook_url", "")
+                anchor = url.split("#", 1)[1] if "#" in url else ""
+                if "RUNBOOK.md#" not in url or anchor not in anchors:
+                    errors.append(f"{a}: runbook_url {url!r} has no matching section in {runbook}")
+    Path(out).write_text(yaml.safe_dump({"groups": groups}, sort_keys=False, width=1000))
+    n_alerts = sum(1 for g in groups for r in g["rules"] if "alert" in r)
+    n_rec = sum(1 for g in groups for r in g["rules"] if "record" in r)
+    print(f"  {len(rules)} PrometheusRules, {len(groups)} groups, {n_alerts} alerts, {n_rec} recording rules")
+    return errors
+
+
+def alerts_of(rules_file):
+    data = yaml.safe_load(Path(rules_file).read_text())
+    return [r["alert"] for g in data["groups"] for r in g["rules"] if "alert" in r]
+
+
+def coverage(rules_file, tests):
+    fires, silent = set(), set()
+    for t in tests:
+        for case in yaml.safe_load(Path(t).read_text()).get("tests", []):
+            for at in case.get("alert_rule_test", []) or []:
+                (fires if at.get("exp_alerts") else silent).add(at["alertname"])
+    errors = []
+    for a in alerts_of(rules_file):
+        if a not in fires:
+            errors.append(f"{a}: no promtool test where it fires")
+        if a not in silent:
+            errors.append(f"{a}: no promtool test where it stays silent")
+        if a in fires and a in silent:
+            print(f"  {a}: fires and silent cases tested")
+    return errors
+
+
+def fast_variant(rules_file, alert, for_, out):
+    data = yaml.safe_load(Path(rules_file).read_text())
+    found = [r for g in data["groups"] for r in g["rules"] if r.get("alert") == alert]
+    if len(found) != 1:
+        return [f"{alert}: expected exactly one rule, found {len(found)}"]
+    r = dict(found[0])
+    r["alert"] = alert + "LiveTest"
+    r["for"] = for_
+    Path(out).write_text(yaml.safe_dump({"groups": [{"name": "live-test.fast-variants", "rules": [r]}]}, sort_keys=False, width=1000))
+    return []
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    errors = {"extract": extract, "coverage": lambda r, *t: coverage(r, t), "fast-variant": fast_variant}[cmd](*args)
+    for e in errors:
+        print(f"  FAIL {e}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
