@@ -58,7 +58,7 @@ if [[ " $VARIANTS " == *" hello-kafka "* ]]; then
   KAFKA_MOCK_SECONDS=3600 taskset -c 1 cargo test --locked --test kafka -- --ignored --nocapture mock_cluster_for_bench \
     >"$WORK/mock.log" 2>&1 &
   for _ in $(seq 100); do
-    BOOTSTRAP=$(sed -n 's/^KAFKA_MOCK_BOOTSTRAP=//p' "$WORK/mock.log")
+    BOOTSTRAP=$(grep -o 'KAFKA_MOCK_BOOTSTRAP=[^ ]*' "$WORK/mock.log" | head -1 | cut -d= -f2 || true)
     [ -n "$BOOTSTRAP" ] && break
     sleep 0.2
   done
@@ -78,9 +78,16 @@ for round in $(seq 1 "$ROUNDS"); do
     port=$(hello_free_port)
     # The service's stdout goes to a pipe drained by cat, as a container runtime would.
     start_variant "$v" "$port" | taskset -c 1 cat >/dev/null &
+    server_job=$!
     sleep 0.3
     case $v in baseline) bin=$BASELINE_BIN ;; hello-o3) bin=$HELLO_O3_BIN ;; *) bin=$HELLO_BIN ;; esac
-    pid=$(pgrep -n -f -- "^$bin\$")
+    pid=""
+    for _ in $(seq 100); do
+      pid=$(pgrep -n -f -- "^$bin\$" || true)
+      [ -n "$pid" ] && break
+      sleep 0.05
+    done
+    [ -n "$pid" ] || { echo "variant $v did not start"; exit 1; }
     for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
     k0=$(kafka_sent "$port")
@@ -90,7 +97,7 @@ for round in $(seq 1 "$ROUNDS"); do
     sleep 0.2   # let the last deliveries report
     k1=$(kafka_sent "$port")
     rss=$(rss_kib "$pid")
-    kill -TERM "$pid"; wait 2>/dev/null || true
+    kill -TERM "$pid"; wait "$server_job" 2>/dev/null || true
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')")
