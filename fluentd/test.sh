@@ -94,7 +94,7 @@ assert not diff, diff
 print(len(a), "objects in each")' "$WORK/active-active.yaml" "$WORK/active-passive.yaml"
 
 echo "== 2. schemas"
-CRD_DIR="$HELLO_ROOT/../shared/schemas/crds"
+CRD_DIR="$HELLO_ROOT/observability/schemas/crds"
 for o in active-active active-passive; do
   kubernetes-validate -k 1.31.0 --strict - <"$WORK/$o.yaml" >"$WORK/kv.$o.out" 2>&1
   kv_rc=$?

@@ -45,8 +45,8 @@ validate() {
   return $rc
 }
 run "kubernetes-validate --strict (${K8S_VERSIONS[*]})" validate
-run "CRD schemas (ServiceMonitor, PrometheusRule) from ../shared/schemas/crds" \
-  python3 lib/crds.py "$ROOT/../shared/schemas/crds" "$WORK"/render/*.yaml
+run "CRD schemas (ServiceMonitor, PrometheusRule) from observability/schemas/crds" \
+  python3 lib/crds.py "$ROOT/observability/schemas/crds" "$WORK"/render/*.yaml
 
 checkov_scan() {
   local d out rc=0
