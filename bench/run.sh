@@ -41,6 +41,12 @@ start_variant() {
     # The same code at opt-level 3 (set HELLO_O3_BIN to such a build): the profile trade-off.
     hello-o3) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
     hello-kafka-down) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
+    # The broker is lost and comes back every 3 s during the run (a second mock cluster).
+    hello-kafka-flap) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$FLAP_BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
+    # Every span exported over OTLP/HTTP: to a healthy sink, to a closed port, to a black hole.
+    hello-otlp) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_OK taskset -c 0 "$HELLO_BIN" ;;
+    hello-otlp-down) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$DEAD_OTLP taskset -c 0 "$HELLO_BIN" ;;
+    hello-otlp-blackhole) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_HOLE OTEL_EXPORTER_OTLP_TIMEOUT=2000 taskset -c 0 "$HELLO_BIN" ;;
     *) echo "unknown variant $name" >&2; return 1 ;;
   esac
 }
@@ -52,19 +58,35 @@ to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms
 
 # The Kafka rows need a Kafka-protocol broker: librdkafka's mock cluster,
 # served by a helper in tests/kafka.rs (pinned to the load generator's CPU).
-BOOTSTRAP=""
-if [[ " $VARIANTS " == *" hello-kafka "* ]]; then
-  cargo test --locked --test kafka --no-run >/dev/null 2>&1
-  KAFKA_MOCK_SECONDS=3600 taskset -c 1 cargo test --locked --test kafka -- --ignored --nocapture mock_cluster_for_bench \
-    >"$WORK/mock.log" 2>&1 &
-  for _ in $(seq 100); do
-    BOOTSTRAP=$(grep -o 'KAFKA_MOCK_BOOTSTRAP=[^ ]*' "$WORK/mock.log" | head -1 | cut -d= -f2 || true)
-    [ -n "$BOOTSTRAP" ] && break
+# await_line FILE KEY: the value printed as KEY=value by a helper started in the background.
+await_line() {
+  local v=""
+  for _ in $(seq 150); do
+    v=$(grep -o "$2=[^ ]*" "$1" | head -1 | cut -d= -f2- || true)
+    [ -n "$v" ] && { echo "$v"; return 0; }
     sleep 0.2
   done
-  [ -n "$BOOTSTRAP" ] || { echo "mock Kafka cluster did not start:"; cat "$WORK/mock.log"; exit 1; }
+  echo "helper did not start:" >&2; cat "$1" >&2; return 1
+}
+mock_cluster() {   # $1: log file; extra env (KAFKA_MOCK_FLAP) passes through
+  cargo test --locked --test kafka --no-run >/dev/null 2>&1
+  KAFKA_MOCK_SECONDS=3600 taskset -c 1 cargo test --locked --test kafka -- --ignored --nocapture mock_cluster_for_bench \
+    >"$1" 2>&1 &
+  await_line "$1" KAFKA_MOCK_BOOTSTRAP
+}
+BOOTSTRAP="" FLAP_BOOTSTRAP="" OTLP_OK="" OTLP_HOLE=""
+if [[ " $VARIANTS " == *" hello-kafka "* ]]; then BOOTSTRAP=$(mock_cluster "$WORK/mock.log"); fi
+if [[ " $VARIANTS " == *" hello-kafka-flap "* ]]; then FLAP_BOOTSTRAP=$(KAFKA_MOCK_FLAP=3 mock_cluster "$WORK/flap.log"); fi
+if [[ " $VARIANTS " == *" hello-otlp "* ]]; then
+  taskset -c 1 python3 bench/otlp_sink.py ok >"$WORK/otlp-ok.log" 2>&1 &
+  OTLP_OK=$(await_line "$WORK/otlp-ok.log" OTLP_SINK_ENDPOINT)
+fi
+if [[ " $VARIANTS " == *" hello-otlp-blackhole "* ]]; then
+  taskset -c 1 python3 bench/otlp_sink.py blackhole >"$WORK/otlp-hole.log" 2>&1 &
+  OTLP_HOLE=$(await_line "$WORK/otlp-hole.log" OTLP_SINK_ENDPOINT)
 fi
 DEAD_BROKER="127.0.0.1:$(hello_free_port)"   # nothing listens there
+DEAD_OTLP="http://127.0.0.1:$(hello_free_port)"
 
 # Delivered Kafka log events so far (0 when the variant has no sink).
 kafka_sent() {
@@ -130,10 +152,12 @@ for v in variants:
     cratio = f"{cpu / base[3]:.2f}×" if base else "-"
     print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {cratio} |")
 if "hello" in med:
-    for v in ("hello-kafka", "hello-kafka-down"):
-        if v in med:
-            print(f"\n{v}: {med[v][0] / med['hello'][0]:.2f}× the req/s of hello with Kafka off.", end="")
-    print()
+    h = med["hello"]
+    print("\n| variant vs hello (Kafka and OTLP off) | req/s | p99 | RSS |")
+    print("|---|---|---|---|")
+    for v in variants:
+        if v.startswith(("hello-kafka", "hello-otlp")):
+            print(f"| {v} | {med[v][0] / h[0]:.2f}× | {med[v][2] / h[2]:.2f}× | {med[v][4] / 1024:.1f} MiB |")
 PY
 cat "$report"
 echo "(saved to $report)"

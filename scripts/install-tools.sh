@@ -20,6 +20,7 @@ need promtool prometheus
 need jq jq
 need groovy groovy
 need wrk wrk
+need slowhttptest slowhttptest   # reliability/: the slowloris row
 need curl curl
 need python3 python3
 # fluentd/: its regexes and time formats are checked with Ruby and the strptime gem fluentd uses

@@ -35,6 +35,7 @@ use crate::telemetry::metrics::MetricsRenderer;
 pub struct Limits {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
+    pub max_connections: usize,
     pub request_timeout: Duration,
     pub shutdown_drain: Duration,
 }
@@ -96,6 +97,7 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
         limits: Limits {
             max_header_bytes: config.max_header_bytes,
             header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
             request_timeout: config.request_timeout,
             shutdown_drain: config.shutdown_drain,
         },

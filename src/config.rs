@@ -105,6 +105,8 @@ pub struct Config {
     /// Time a client gets to send a request's headers (slowloris bound).
     pub header_read_timeout: Duration,
     pub max_concurrent_requests: usize,
+    /// Open connections before the listener stops accepting (memory bound).
+    pub max_connections: usize,
     pub max_header_bytes: usize,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -226,6 +228,13 @@ impl Config {
             1,
             1_000_000,
         )? as usize;
+        let max_connections = bounded(
+            "MAX_CONNECTIONS",
+            get("MAX_CONNECTIONS"),
+            16_384,
+            1,
+            1_000_000,
+        )? as usize;
         let max_header_bytes = bounded(
             "MAX_HEADER_BYTES",
             get("MAX_HEADER_BYTES"),
@@ -267,6 +276,7 @@ impl Config {
             request_timeout,
             header_read_timeout,
             max_concurrent_requests,
+            max_connections,
             max_header_bytes,
             log_filter,
             log_format,
@@ -550,6 +560,8 @@ mod tests {
             ("SHUTDOWN_DRAIN_SECONDS", "1.5"),
             ("REQUEST_TIMEOUT_SECONDS", "0"),
             ("MAX_CONCURRENT_REQUESTS", "0"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "lots"),
             ("MAX_HEADER_BYTES", "10"),
             ("RUST_LOG", "hello=loud"),
             ("LOG_FORMAT", "xml"),

@@ -1,8 +1,10 @@
 //! The HTTP/1.1 listener: connection-level limits (header buffer, header
-//! read timeout against slowloris) that axum's `serve` does not expose, and
-//! the graceful stop driven by [`crate::shutdown`].
+//! read timeout against slowloris, which also closes idle keep-alive
+//! connections; a cap on open connections) that axum's `serve` does not
+//! expose, and the graceful stop driven by [`crate::shutdown`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -10,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::app::App;
 
@@ -26,30 +29,37 @@ pub async fn serve(
     // this buffer; below it the header-limit layer answers with JSON.
     let max_buf = (limits.max_header_bytes + 16 * 1024).max(8192);
     let graceful = GracefulShutdown::new();
+    // Each open connection costs ~13 KiB (hyper's buffers, the task): the cap
+    // bounds memory under a connection flood. At the cap the loop stops
+    // accepting, so new connections wait in the kernel backlog until one
+    // closes (idle ones close after the header read timeout).
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     app.readiness.mark_started();
 
-    let accept = |graceful: &GracefulShutdown, stream: tokio::net::TcpStream| {
-        let _ = stream.set_nodelay(true);
-        let svc = TowerToHyperService::new(app.router.clone());
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(max_buf)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    };
+    let accept =
+        |graceful: &GracefulShutdown, stream: tokio::net::TcpStream, slot: OwnedSemaphorePermit| {
+            let _ = stream.set_nodelay(true);
+            let svc = TowerToHyperService::new(app.router.clone());
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(max_buf)
+                .serve_connection(TokioIo::new(stream), svc);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(slot);
+            });
+        };
 
     tokio::pin!(shutdown);
     let signal = loop {
         tokio::select! {
             name = &mut shutdown => break name,
-            res = listener.accept() => match res {
-                Ok((stream, _)) => accept(&graceful, stream),
+            (res, slot) = next_connection(&listener, &slots) => match res {
+                Ok(stream) => accept(&graceful, stream, slot),
                 Err(e) => accept_error(e).await,
             },
         }
@@ -66,8 +76,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = &mut drain => break,
-            res = listener.accept() => match res {
-                Ok((stream, _)) => accept(&graceful, stream),
+            (res, slot) = next_connection(&listener, &slots) => match res {
+                Ok(stream) => accept(&graceful, stream, slot),
                 Err(e) => accept_error(e).await,
             },
         }
@@ -87,6 +97,29 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// A free connection slot, then a connection: one future, so that `select!`
+/// can still see the shutdown signal or the drain deadline while it waits.
+async fn next_connection(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (std::io::Result<tokio::net::TcpStream>, OwnedSemaphorePermit) {
+    let slot = next_slot(slots).await;
+    (listener.accept().await.map(|(stream, _)| stream), slot)
+}
+
+/// Waits for a free connection slot, saying so when the cap is what waits.
+async fn next_slot(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return slot;
+    }
+    tracing::warn!("connection limit reached (MAX_CONNECTIONS): not accepting until one closes");
+    // The semaphore is never closed, so acquiring cannot fail.
+    match slots.clone().acquire_owned().await {
+        Ok(slot) => slot,
+        Err(_) => unreachable!("the connection semaphore is never closed"),
+    }
 }
 
 /// Accept can fail transiently (EMFILE under a connection flood, aborted

@@ -461,7 +461,8 @@ fn pretty_stdout_still_produces_json_records() {
 /// hand. `cargo test --test kafka -- --ignored --nocapture mock_cluster_for_bench`
 /// prints `KAFKA_MOCK_BOOTSTRAP=host:port` and serves for
 /// `KAFKA_MOCK_SECONDS` (default 60) seconds. Read it with
-/// `kcat -C -b host:port -t hello-logs`.
+/// `kcat -C -b host:port -t hello-logs`. With `KAFKA_MOCK_FLAP=N` the broker
+/// goes down and comes back every N seconds (the "lost mid-run" bench row).
 #[test]
 #[ignore = "a helper for bench/, not a test"]
 fn mock_cluster_for_bench() {
@@ -471,5 +472,23 @@ fn mock_cluster_for_bench() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    std::thread::sleep(Duration::from_secs(secs));
+    let flap: Option<u64> = std::env::var("KAFKA_MOCK_FLAP")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let Some(period) = flap else {
+        std::thread::sleep(Duration::from_secs(secs));
+        return;
+    };
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut up = true;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_secs(period));
+        up = !up;
+        if up {
+            cluster.broker_up(1).unwrap();
+        } else {
+            cluster.broker_down(1).unwrap();
+        }
+        println!("KAFKA_MOCK_BROKER_UP={up}");
+    }
 }

@@ -4,16 +4,22 @@
 //! log lines carry `trace_id`) and are dropped when they end. With one,
 //! spans go through the SDK's batch processor, which queues them (bounded)
 //! and exports on its own thread: a slow or black-holed collector costs
-//! dropped spans, never a blocked request.
+//! dropped spans, never a blocked request. Every span that does not reach the
+//! collector (failed export, or dropped because the queue is full) is counted
+//! in `hello_telemetry_export_errors_total{signal="traces"}`: the SDK only
+//! logs a total at shutdown.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
+    SpanExporter, SpanProcessor,
 };
 
 use super::metrics::EXPORT_ERRORS;
@@ -53,12 +59,19 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
                 .with_timeout(Duration::from_secs(5))
                 .build()?,
         };
+        let backlog = Arc::new(AtomicUsize::new(0));
         let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(2048)
+            .with_max_queue_size(QUEUE_MAX_SPANS)
             .with_scheduled_delay(Duration::from_secs(1))
             .build();
-        builder =
-            builder.with_span_processor(BatchSpanProcessor::new(CountingExporter(exporter), batch));
+        let exporter = CountingExporter {
+            inner: exporter,
+            backlog: backlog.clone(),
+        };
+        builder = builder.with_span_processor(BoundedProcessor {
+            inner: BatchSpanProcessor::new(exporter, batch),
+            backlog,
+        });
     }
     Ok(builder.build())
 }
@@ -76,29 +89,83 @@ fn sampler(s: SamplerConfig) -> Sampler {
     }
 }
 
-/// Counts failed exports in `hello_telemetry_export_errors_total{signal="traces"}`.
+/// Spans the batch processor may hold before new ones are dropped.
+const QUEUE_MAX_SPANS: usize = 2048;
+
+fn count_lost(spans: u64) {
+    metrics::counter!(EXPORT_ERRORS, "signal" => "traces").increment(spans);
+}
+
+/// Keeps the batch processor's queue from overflowing silently: `backlog`
+/// counts spans handed to it and not yet taken by the exporter (never below
+/// the queue's real length), so a span that would not fit is dropped and
+/// counted here instead.
 #[derive(Debug)]
-struct CountingExporter<E>(E);
+struct BoundedProcessor {
+    inner: BatchSpanProcessor,
+    backlog: Arc<AtomicUsize>,
+}
+
+impl SpanProcessor for BoundedProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.backlog.fetch_add(1, Ordering::AcqRel) >= QUEUE_MAX_SPANS {
+            self.backlog.fetch_sub(1, Ordering::AcqRel);
+            count_lost(1);
+            return;
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Counts the spans of failed exports, and releases the batch from the
+/// processor's backlog as the exporter takes it.
+#[derive(Debug)]
+struct CountingExporter<E> {
+    inner: E,
+    backlog: Arc<AtomicUsize>,
+}
 
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let spans = batch.len() as u64;
-        let result = self.0.export(batch).await;
+        let spans = batch.len();
+        // Saturating: spans exported by a flush may never have been counted in.
+        let _ = self
+            .backlog
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(spans))
+            });
+        let result = self.inner.export(batch).await;
         if result.is_err() {
-            metrics::counter!(EXPORT_ERRORS, "signal" => "traces").increment(spans);
+            count_lost(spans as u64);
         }
         result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
+        self.inner.shutdown_with_timeout(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource);
+        self.inner.set_resource(resource);
     }
 }

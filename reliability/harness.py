@@ -1,0 +1,887 @@
+#!/usr/bin/env python3
+"""Reliability matrix for hello (docs/RELIABILITY.md): fault scenarios run against the
+real static release binary, or against the real image under podman with the restricted
+settings of the image tests (`--target container`).
+
+Each scenario prints its measured figures, checks its criteria and exits non-zero when one
+fails. Criteria are about behaviour (no failed request, the right status, counters, bounded
+memory), never about time: timings are reported, not asserted.
+
+  harness.py [--target native|container] rolling-restart --rate 400
+  harness.py [--target container] tmp-full | hostile | otlp-blackhole | kafka-down
+"""
+
+import argparse
+import re
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAILURES = []
+
+
+# --------------------------------------------------------------------------- output
+
+def check(ok, what, detail=""):
+    print(f"  {'ok  ' if ok else 'FAIL'} {what}{(': ' + detail) if detail else ''}", flush=True)
+    if not ok:
+        FAILURES.append(what)
+    return ok
+
+
+def figure(name, value):
+    print(f"  figure {name} = {value}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    i = min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+# --------------------------------------------------------------------------- targets
+
+class Native:
+    """The static release binary as a child process."""
+
+    kind = "native"
+
+    def __init__(self, env, tmpdir=None):
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="hello-rel-")
+        self.tmpdir = tmpdir or os.path.join(self.workdir, "tmp")
+        os.makedirs(self.tmpdir, exist_ok=True)
+        full = {"PATH": "/usr/bin:/bin", "PORT": str(self.port), "TMPDIR": self.tmpdir}
+        full.update(env)
+        self.log_path = os.path.join(self.workdir, "stdout.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.environ["HELLO_BIN"]], env=full, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def lines(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln]
+
+    def scratch_files(self):
+        return sorted(os.listdir(os.path.join(self.tmpdir, "hello-scratch")))
+
+    def close(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Container:
+    """The image under podman, run the way the restricted Pod Security profile would."""
+
+    kind = "container"
+
+    def __init__(self, env, tmpfs_size="64m"):
+        self.port = free_port()
+        self.name = f"hello-rel-{os.getpid()}-{self.port}"
+        args = ["run", "-d", "--name", self.name, "--pull", "never", "--network", "host",
+                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                "--user", "65532:65532", "--tmpfs", f"/tmp:rw,size={tmpfs_size},mode=1777",
+                "-e", f"PORT={self.port}"]
+        for k, v in env.items():
+            args += ["-e", f"{k}={v}"]
+        args.append(os.environ["HELLO_IMAGE"])
+        out = self.podman(*args)
+        if out.returncode != 0:
+            raise SystemExit(f"podman run failed: {out.stderr}")
+
+    @staticmethod
+    def podman(*args, timeout=60):
+        root = os.path.join(ROOT, ".tools", "podman")
+        cmd = ["podman", "--storage-driver", "vfs", "--root", f"{root}/root",
+               "--runroot", f"{root}/run", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    @property
+    def pid(self):
+        return int(self.podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip() or 0)
+
+    def terminate(self):
+        self.podman("kill", "--signal", "TERM", self.name)
+
+    def wait(self, timeout):
+        try:
+            out = self.podman("wait", self.name, timeout=timeout)
+            return int(out.stdout.strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            return None
+
+    def alive(self):
+        out = self.podman("inspect", "-f", "{{.State.Running}}", self.name)
+        return out.stdout.strip() == "true"
+
+    def lines(self):
+        out = self.podman("logs", self.name)
+        return [ln for ln in (out.stdout + out.stderr).splitlines() if ln]
+
+    def scratch_files(self):
+        # The image has no shell or ls: read the tmpfs through the container's root.
+        d = f"/proc/{self.pid}/root/tmp/hello-scratch"
+        return sorted(os.listdir(d))
+
+    def close(self):
+        self.podman("rm", "-f", "-t", "0", self.name)
+
+
+def start(args, env, tmpdir=None, tmpfs_size="64m"):
+    t = Container(env, tmpfs_size) if args.target == "container" else Native(env, tmpdir)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if http_get(t.port, "/readyz")[0] == 200:
+            return t
+        time.sleep(0.05)
+    print("\n".join(t.lines()[-20:]))
+    t.close()
+    raise SystemExit("the service did not become ready")
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def http_get(port, path, timeout=2.0, method="GET", body=None, headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=body,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+    except (OSError, urllib.error.URLError) as e:
+        return 0, str(e).encode(), {}
+
+
+def metric(port, name, **labels):
+    status, body, _ = http_get(port, "/metrics")
+    total = 0.0
+    for line in body.decode().splitlines():
+        if not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def access_lines(target):
+    out = []
+    for ln in target.lines():
+        try:
+            v = json.loads(ln)
+        except ValueError:
+            continue
+        if v.get("target") == "hello::access":
+            out.append(v)
+    return out
+
+
+def panics(target):
+    return [ln for ln in target.lines() if "panic" in ln.lower() and '"url.path":"/v1/panic"' not in ln]
+
+
+# --------------------------------------------------------------------------- HTTP/1.1 client
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection with exact outcome accounting."""
+
+    def __init__(self, port):
+        self.port = port
+        self.r = self.w = None
+
+    async def request(self, path, timeout=15.0):
+        """Returns (outcome, status); outcome is ok | http_5xx | http_4xx | refused |
+        closed_before_response | truncated | timeout."""
+        fresh = self.w is None
+        if fresh:
+            try:
+                self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                return "refused", 0
+        try:
+            self.w.write(f"GET {path} HTTP/1.1\r\nHost: hello\r\n\r\n".encode())
+            await self.w.drain()
+            head = await asyncio.wait_for(self.r.readuntil(b"\r\n\r\n"), timeout)
+        except asyncio.IncompleteReadError as e:
+            self.drop()
+            return ("closed_before_response" if not e.partial else "truncated"), 0
+        except asyncio.TimeoutError:
+            self.drop()
+            return "timeout", 0
+        except OSError:
+            self.drop()
+            return "closed_before_response", 0
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        try:
+            await asyncio.wait_for(self.r.readexactly(int(hdrs.get("content-length", "0"))), timeout)
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, OSError):
+            self.drop()
+            return "truncated", status
+        if hdrs.get("connection", "").lower() == "close":
+            self.drop()
+        return ("ok" if status < 400 else f"http_{status // 100}xx"), status
+
+    def drop(self):
+        if self.w is not None:
+            self.w.close()
+        self.r = self.w = None
+
+
+class Load:
+    """Open-loop load at a fixed rate over a pool of keep-alive connections. Latency is
+    measured from the scheduled send time, so a stalled server cannot hide its stall
+    (no coordinated omission)."""
+
+    def __init__(self, port, rate, conns=16, path="/"):
+        self.port, self.rate, self.conns, self.path = port, rate, conns, path
+        self.results = []          # (scheduled_t, outcome, status, latency_s)
+        self.stop = asyncio.Event()
+
+    async def run(self):
+        queue = asyncio.Queue()
+
+        async def worker():
+            conn = Conn(self.port)
+            while True:
+                t = await queue.get()
+                if t is None:
+                    break
+                outcome, status = await conn.request(self.path)
+                self.results.append((t, outcome, status, time.monotonic() - t))
+            conn.drop()
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.conns)]
+        interval, nxt = 1.0 / self.rate, time.monotonic()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            while nxt <= now:
+                queue.put_nowait(nxt)
+                nxt += interval
+            await asyncio.sleep(max(0.0, min(nxt - time.monotonic(), 0.01)))
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
+
+    def summary(self):
+        out = {}
+        for _, o, _, _ in self.results:
+            out[o] = out.get(o, 0) + 1
+        lat = sorted(r[3] for r in self.results if r[1] == "ok")
+        return out, lat
+
+
+async def poll_ready(port, stop, seen, interval=0.05):
+    """Records (time, status) of /readyz until stop; each probe on a new connection, as
+    the kubelet does."""
+    while not stop.is_set():
+        c = Conn(port)
+        _, status = await c.request("/readyz", timeout=2)
+        c.drop()
+        seen.append((time.monotonic(), status))
+        await asyncio.sleep(interval)
+
+
+# --------------------------------------------------------------------------- 1. rolling restart
+
+def rolling_restart(args):
+    drain, slow_ms, propagation = 3, 1500, 1.0
+    for rate in (args.rate, 2 * args.rate):
+        for client in ("endpoint-aware", "naive"):
+            print(f"-- rolling restart: {rate} req/s, {client} client "
+                  f"(drain {drain} s, {slow_ms} ms requests in flight)", flush=True)
+            t = start(args, {"SHUTDOWN_DRAIN_SECONDS": str(drain), "FAULT_INJECTION": "true"})
+            try:
+                asyncio.run(_rolling(args, t, rate, client, drain, slow_ms, propagation))
+            finally:
+                t.close()
+
+
+async def _rolling(args, t, rate, client, drain, slow_ms, propagation):
+    load = Load(t.port, rate)
+    slow = Load(t.port, 4, conns=8, path=f"/v1/delay/{slow_ms}")
+    ready_seen, ready_stop = [], asyncio.Event()
+    tasks = [asyncio.create_task(x) for x in (load.run(), slow.run(),
+                                               poll_ready(t.port, ready_stop, ready_seen))]
+    await asyncio.sleep(2.0)
+    t_term = time.monotonic()
+    t.terminate()
+    if client == "endpoint-aware":
+        # Kubernetes removes the endpoint once readiness fails; emulate a propagation delay
+        # well inside the drain, then stop sending new requests (in-flight ones finish).
+        while not any(s == 503 for ts, s in ready_seen if ts >= t_term):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(propagation)
+        load.stop.set()
+        slow.stop.set()
+    code = await asyncio.to_thread(t.wait, drain + slow_ms / 1000 + 15)
+    t_exit = time.monotonic()
+    load.stop.set()
+    slow.stop.set()
+    ready_stop.set()
+    await asyncio.gather(*tasks)
+
+    counts, lat = load.summary()
+    slow_counts, _ = slow.summary()
+    first_503 = next((ts for ts, s in ready_seen if ts >= t_term and s == 503), None)
+    logged = access_lines(t)
+    logged_app = [v for v in logged if v.get("url.path") != "/readyz"]
+    ok_total = counts.get("ok", 0) + slow_counts.get("ok", 0)
+    bad_status = [v for v in logged_app if v.get("http.response.status_code", 0) >= 500]
+    not_accepted = {k: v for k, v in {**counts}.items() if k in ("refused", "closed_before_response")}
+    figure("requests sent", sum(counts.values()) + sum(slow_counts.values()))
+    figure("outcomes (fast route)", counts)
+    figure("outcomes (slow route)", slow_counts)
+    figure("latency p50/p99 ms (ok)", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
+    figure("readyz 503 after SIGTERM (ms)",
+           f"{(first_503 - t_term) * 1e3:.0f}" if first_503 else "never")
+    figure("SIGTERM to exit (s)", f"{t_exit - t_term:.2f}")
+    check(code == 0, "exit code 0", str(code))
+    check(first_503 is not None, "/readyz answered 503 during the drain")
+    check(t_exit - t_term <= drain + slow_ms / 1000 + 2,
+          "exit inside drain + longest request + 2 s", f"{t_exit - t_term:.2f} s")
+    check(len(logged_app) == ok_total,
+          "every request the server accepted was answered (server log = client ok)",
+          f"logged {len(logged_app)}, client ok {ok_total}")
+    check(not bad_status, "no 5xx among accepted requests", str(len(bad_status)))
+    if client == "endpoint-aware":
+        failed = {k: v for k, v in counts.items() if k != "ok"}
+        failed.update({f"slow {k}": v for k, v in slow_counts.items() if k != "ok"})
+        check(not failed, "0 failed requests (the client stops after the endpoint is removed)",
+              str(failed))
+    else:
+        figure("not accepted after the listener closed", not_accepted)
+        others = {k: v for k, v in counts.items() if k not in ("ok", "refused", "closed_before_response")}
+        check(not others, "only refusals (never accepted) after the listener closed", str(others))
+
+
+# --------------------------------------------------------------------------- 4. /tmp full
+
+def tmp_full(args):
+    size_kib = 512
+    print(f"-- /tmp full: {size_kib} KiB tmpfs, SCRATCH_QUOTA_BYTES 32 MiB (the disk fills first)")
+    mnt = None
+    if args.target == "native":
+        mnt = tempfile.mkdtemp(prefix="hello-tmpfs-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=1777", "tmpfs", mnt],
+                       check=True)
+    t = start(args, {"SCRATCH_MAX_BYTES": str(256 * 1024)}, tmpdir=mnt, tmpfs_size=f"{size_kib}k")
+    try:
+        body = os.urandom(200 * 1024)
+        codes = []
+        for i in range(5):
+            s, b, _ = http_get(t.port, f"/v1/scratch/k{i}", method="PUT", body=body)
+            codes.append((s, b))
+        statuses = [s for s, _ in codes]
+        figure("PUT 200 KiB × 5 statuses", statuses)
+        full = [(s, b) for s, b in codes if s == 507]
+        check(bool(full), "a write that does not fit gets 507")
+        if full:
+            err = json.loads(full[0][1])
+            check(err.get("status") == 507 and "error" in err, "507 has the JSON error body",
+                  full[0][1].decode())
+        stored = [f"k{i}" for i, (s, _) in enumerate(codes) if s in (200, 201)]
+        files = t.scratch_files()
+        check(files == sorted(stored), "nothing partial left behind: only committed keys on disk",
+              f"{files}")
+        s0, b0, _ = http_get(t.port, "/v1/scratch/k0")
+        check(s0 == 200 and b0 == body, "earlier data intact and readable")
+        check(http_get(t.port, "/")[0] == 200, "other routes unaffected (GET /)")
+        check(http_get(t.port, "/readyz")[0] == 200,
+              "still ready: a full volume fails writes, it does not take the pod out of rotation")
+        used = metric(t.port, "hello_scratch_bytes")
+        check(used == 200 * 1024 * len(stored), "hello_scratch_bytes counts only stored data",
+              f"{used:.0f}")
+        for k in stored:
+            http_get(t.port, f"/v1/scratch/{k}", method="DELETE")
+        s, _, _ = http_get(t.port, "/v1/scratch/again", method="PUT", body=body)
+        check(s == 201, "space freed: writes succeed again", str(s))
+        check(not panics(t), "no panic")
+    finally:
+        t.close()
+        if mnt:
+            subprocess.run(["umount", mnt])
+            os.rmdir(mnt)
+
+
+# --------------------------------------------------------------------------- 5. hostile clients
+
+def raw_exchange(port, data, wait=2.0):
+    """Sends raw bytes; returns (all bytes received, closed_by_server)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(wait)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    out, closed = b"", False
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                closed = True
+                break
+            out += c
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+    s.close()
+    return out, closed
+
+
+def statuses(raw):
+    return [int(line.split()[1]) for line in raw.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+
+
+class Prober(threading.Thread):
+    """A normal client during the attack: GET / and /readyz every 100 ms, each on a new
+    connection; records failures and latency."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stop, self.results = port, threading.Event(), []
+
+    def run(self):
+        while not self.stop.is_set():
+            for path in ("/", "/readyz"):
+                t0 = time.monotonic()
+                s, _, _ = http_get(self.port, path, timeout=5)
+                self.results.append((path, s, time.monotonic() - t0))
+            time.sleep(0.1)
+
+    def report(self, what):
+        self.stop.set()
+        self.join()
+        bad = [(p, s) for p, s, _ in self.results if s != 200]
+        lat = sorted(d for _, _, d in self.results)
+        figure(f"{what}: normal client probes", f"{len(self.results)}, p99 {pct(lat, 99) * 1e3:.1f} ms, max {lat[-1] * 1e3:.1f} ms" if lat else "0")
+        check(bool(self.results) and not bad, f"{what}: a normal client is served and /readyz stays 200 throughout",
+              f"{len(bad)} failed")
+
+
+def hostile(args):
+    t = start(args, {"HEADER_READ_TIMEOUT_SECONDS": "5"})
+    try:
+        rss0 = rss_kib(t.pid)
+        figure("RSS before (KiB)", rss0)
+        peak = [rss0]
+
+        def sample():
+            peak[0] = max(peak[0], rss_kib(t.pid))
+
+        print("-- malformed and smuggling shapes")
+        p = Prober(t.port)
+        p.start()
+        cases = [
+            ("64 KiB header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n", [431], True),
+            ("over-long path (70 000 bytes)", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", [431], True),
+            ("long path (9 000 bytes) in budget", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", [404], False),
+            ("raw invalid UTF-8 in the path", b"GET /v1/scratch/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", [400], True),
+            ("percent-encoded invalid UTF-8 key", b"GET /v1/scratch/%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n", [400], False),
+            ("encoded slash in key", b"GET /v1/scratch/a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", [400], False),
+            ("NUL in key", b"GET /v1/scratch/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", [400], False),
+            ("invalid UTF-8 in a header value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: \xff\xfe\r\n\r\n", [200], False),
+            ("two different Content-Length", b"PUT /v1/scratch/cl2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", [400], True),
+            ("unknown Transfer-Encoding", b"PUT /v1/scratch/te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabcd", [400], True),
+            ("garbage request line", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", [400], True),
+        ]
+        for name, data, want, want_closed in cases:
+            raw, closed = raw_exchange(t.port, data)
+            got = statuses(raw)
+            ok = got[:1] == want and (closed or not want_closed)
+            check(ok, f"{name} → {want[0]}{', connection closed' if want_closed else ''}",
+                  f"got {got} closed={closed}")
+            if want[0] >= 400 and not want_closed:
+                body = raw.split(b"\r\n\r\n", 1)[-1]
+                check(json.loads(body).get("status") == want[0], f"{name}: JSON error body")
+
+        # RFC 9112 §6.1: with both headers, Transfer-Encoding wins and the connection closes
+        # after the response, so the bytes after the chunked body (a smuggled request) are
+        # never read as a request.
+        for name, data in [
+            ("Content-Length + Transfer-Encoding",
+             b"PUT /v1/scratch/smug1 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"5\r\nhello\r\n0\r\n\r\nPUT /v1/scratch/smuggled1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nX"),
+            ("Transfer-Encoding + Content-Length",
+             b"PUT /v1/scratch/smug2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n"
+             b"0\r\n\r\nPUT /v1/scratch/smuggled2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nX"),
+        ]:
+            raw, closed = raw_exchange(t.port, data)
+            got = statuses(raw)
+            key = "smuggled1" if b"smuggled1" in data else "smuggled2"
+            smuggled = http_get(t.port, f"/v1/scratch/{key}")[0]
+            check((got == [400]) or (len(got) == 1 and got[0] < 300 and closed),
+                  f"{name}: rejected with 400, or processed by Transfer-Encoding and the connection closed",
+                  f"responses {got}, closed={closed}")
+            check(smuggled == 404, f"{name}: the smuggled request was not executed", f"GET {key} → {smuggled}")
+        body = http_get(t.port, "/v1/scratch/smug1")[1]
+        check(body == b"hello", "the chunked body (not Content-Length) was what got stored", repr(body[:20]))
+        p.report("malformed requests")
+        sample()
+
+        print("-- slowloris (slowhttptest)")
+        p = Prober(t.port)
+        p.start()
+        res = subprocess.run(
+            ["slowhttptest", "-H", "-c", "2000", "-r", "400", "-i", "2", "-x", "24", "-p", "3",
+             "-l", str(args.slowloris_seconds), "-u", f"http://127.0.0.1:{t.port}/", "-g", "-o",
+             os.path.join(tempfile.gettempdir(), f"slowloris-{t.port}")],
+            capture_output=True, text=True, timeout=args.slowloris_seconds + 60)
+        sample()
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)
+        last = {}
+        for ln in plain.splitlines():
+            k, _, v = ln.partition(":")
+            if k.strip() in ("pending", "connected", "closed", "error", "service available"):
+                last[k.strip()] = v.strip()
+        figure("slowhttptest final state", last)
+        check(last.get("service available") == "YES", "slowhttptest: service available to it throughout")
+        check(int(last.get("closed", "0")) > 0,
+              "slow connections are closed by the server (HEADER_READ_TIMEOUT_SECONDS)", last.get("closed", "?"))
+        p.report("slowloris")
+
+        print("-- 10 000 concurrent connections")
+        p = Prober(t.port)
+        p.start()
+        result = asyncio.run(_flood(t.port, 10_000, sample))
+        figure("flood", result)
+        check(result["connected"] == 10_000, "10 000 connections accepted", str(result["connected"]))
+        check(result["answered"] == 10_000 and set(result["statuses"]) <= {200, 503},
+              "every connection got an answer: 200, or 503 + Retry-After from load shedding",
+              str(result["statuses"]))
+        check(result["shed_without_retry_after"] == 0, "every 503 carries Retry-After")
+        p.report("10 000 connections")
+        sample()
+        figure("RSS per open connection (KiB)", f"{(peak[0] - rss0) / 10_000:.1f}")
+
+        cap_check(args)
+
+        rss1 = rss_kib(t.pid)
+        figure("RSS peak / after (KiB)", f"{peak[0]} / {rss1}")
+        check(peak[0] < 256 * 1024, "memory bounded: peak RSS under 256 MiB", f"{peak[0] / 1024:.1f} MiB")
+        check(t.alive() and http_get(t.port, "/readyz")[0] == 200, "alive and ready at the end")
+        check(not panics(t), "nothing panicked", str(panics(t)[:2]))
+    finally:
+        t.close()
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+def cap_check(args):
+    """At MAX_CONNECTIONS the listener stops accepting: extra connections wait in the
+    kernel backlog (nothing is refused or dropped) and memory stays bounded."""
+    cap, n = 500, 2_000
+    print(f"-- connection cap: MAX_CONNECTIONS={cap}, {n} clients at once")
+    t = start(args, {"MAX_CONNECTIONS": str(cap)})
+    try:
+        fds0, most = open_fds(t.pid), [0]
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                most[0] = max(most[0], open_fds(t.pid))
+                time.sleep(0.02)
+
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
+        result = asyncio.run(_one_request_each(t.port, n))
+        stop.set()
+        w.join()
+        figure("cap", f"{result}, most fds open {most[0]} (at start {fds0})")
+        check(result.get(200) == n, f"all {n} clients served (200), the excess waited", str(result))
+        check(most[0] <= cap + fds0 + 2, f"never more than {cap} connections open at once",
+              f"{most[0] - fds0}")
+        check(any("connection limit reached" in ln for ln in t.lines()), "the cap is logged")
+    finally:
+        t.close()
+
+
+async def _one_request_each(port, n):
+    out = {}
+
+    async def one():
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 60)
+            w.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 60)
+            w.close()
+            status = int(head.split()[1])
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
+            status = type(e).__name__
+        out[status] = out.get(status, 0) + 1
+
+    await asyncio.gather(*[one() for _ in range(n)])
+    return out
+
+
+async def _flood(port, n, sample):
+    conns, statuses_seen = [], {}
+    shed_no_retry = answered = 0
+    sem = asyncio.Semaphore(500)
+
+    async def connect():
+        async with sem:
+            try:
+                return await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                return None
+
+    conns = [c for c in await asyncio.gather(*[connect() for _ in range(n)]) if c]
+    connected = len(conns)
+    # all of them idle and open at once: is a normal client still served?
+    await asyncio.sleep(1.0)
+    sample()
+    for _, w in conns:
+        w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    async def read(r):
+        try:
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 30)
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, OSError):
+            return None, False
+        lines = head.decode("latin-1").split("\r\n")
+        hdrs = {k.lower() for k, _, _ in (ln.partition(":") for ln in lines[1:])}
+        return int(lines[0].split()[1]), "retry-after" in hdrs
+
+    results = await asyncio.gather(*[read(r) for r, _ in conns])
+    sample()
+    for status, retry in results:
+        if status is None:
+            continue
+        answered += 1
+        statuses_seen[status] = statuses_seen.get(status, 0) + 1
+        if status == 503 and not retry:
+            shed_no_retry += 1
+    for _, w in conns:
+        w.close()
+    return {"connected": connected, "answered": answered, "statuses": statuses_seen,
+            "shed_without_retry_after": shed_no_retry}
+
+
+# --------------------------------------------------------------------------- 3. OTLP black hole
+
+class BlackHole(threading.Thread):
+    """A 'collector' that accepts connections and never answers nor reads."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(c)
+
+
+def otlp_blackhole(args):
+    for mode in ("black-holed", "down"):
+        for proto in ("grpc", "http/protobuf"):
+            print(f"-- OTLP collector {mode} ({proto}): {args.rate} req/s for {args.seconds} s")
+            if mode == "black-holed":
+                hole = BlackHole()
+                hole.start()
+                endpoint = f"http://127.0.0.1:{hole.port}"
+            else:
+                endpoint = f"http://127.0.0.1:{free_port()}"
+            t = start(args, {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                             "OTEL_EXPORTER_OTLP_PROTOCOL": proto,
+                             "OTEL_EXPORTER_OTLP_TIMEOUT": "2000", "SHUTDOWN_DRAIN_SECONDS": "1"})
+            try:
+                load = asyncio.run(_steady(t.port, args.rate, args.seconds))
+                counts, lat = load.summary()
+                errors = metric(t.port, "hello_telemetry_export_errors_total", signal="traces")
+                figure("outcomes", counts)
+                figure("latency p50/p99 ms", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
+                figure("spans not exported (hello_telemetry_export_errors_total{signal=traces})", f"{errors:.0f}")
+                figure("RSS (KiB)", rss_kib(t.pid))
+                check(set(counts) == {"ok"}, "every request answered 200", str(counts))
+                sent = sum(counts.values())
+                # Every span is exported, counted as lost, or still queued (at most the queue,
+                # 2048, plus one batch, 512, in the exporter's hands).
+                check(errors >= sent - 2048 - 512, "lost spans are counted",
+                      f"{errors:.0f} counted of {sent} requests")
+                check(http_get(t.port, "/readyz")[0] == 200, "still ready")
+                t0 = time.monotonic()
+                t.terminate()
+                code = t.wait(30)
+                figure("SIGTERM to exit (s)", f"{time.monotonic() - t0:.2f}")
+                check(code == 0, "exit 0 although the flush cannot complete", str(code))
+                # drain 1 s + the bounded flush (3 s, main.rs) + margin; the pod's grace is 30 s
+                check(time.monotonic() - t0 <= 1 + 3 + 2, "exit inside drain + flush bound + 2 s")
+            finally:
+                t.close()
+
+
+async def _steady(port, rate, seconds, every_second=None):
+    load = Load(port, rate)
+    task = asyncio.create_task(load.run())
+    for _ in range(seconds):
+        await asyncio.sleep(1)
+        if every_second:
+            every_second()
+    load.stop.set()
+    await task
+    return load
+
+
+# --------------------------------------------------------------------------- 2. Kafka down
+
+def mock_cluster(flap=None):
+    """librdkafka's mock cluster (a Kafka-protocol broker on a real port), served by the
+    helper in tests/kafka.rs; with `flap` the broker goes down and back every `flap` s."""
+    env = dict(os.environ, KAFKA_MOCK_SECONDS="600")
+    if flap:
+        env["KAFKA_MOCK_FLAP"] = str(flap)
+    proc = subprocess.Popen(["cargo", "test", "--locked", "-q", "--test", "kafka", "--", "--ignored",
+                             "--nocapture", "mock_cluster_for_bench"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if line.startswith("KAFKA_MOCK_BOOTSTRAP="):
+            return proc, line.strip().split("=", 1)[1]
+    raise SystemExit("mock Kafka cluster did not start")
+
+
+def kafka_down(args):
+    for case in ("never up", "lost and back"):
+        print(f"-- Kafka {case}: {args.rate} req/s" + ("" if case == "never up" else f", broker down/up every {args.flap} s"), flush=True)
+        mock = None
+        if case == "never up":
+            brokers = f"127.0.0.1:{free_port()}"
+        else:
+            mock, brokers = mock_cluster(flap=args.flap)
+        # A queue smaller than the run's events, so that "never up" must drop.
+        t = start(args, {"KAFKA_BROKERS": brokers, "KAFKA_QUEUE_MAX_EVENTS": "1000",
+                         "SHUTDOWN_DRAIN_SECONDS": "1"})
+        try:
+            rss, sent = [rss_kib(t.pid)], []
+
+            def sample():
+                rss.append(rss_kib(t.pid))
+                sent.append(metric(t.port, "hello_log_events_total", sink="kafka", outcome="sent"))
+
+            seconds = 6 if case == "never up" else args.seconds
+            load = asyncio.run(_steady(t.port, args.rate, seconds, sample))
+            counts, lat = load.summary()
+            out = {o: metric(t.port, "hello_log_events_total", sink="kafka", outcome=o)
+                   for o in ("sent", "dropped", "failed")}
+            figure("outcomes", counts)
+            figure("latency p50/p99 ms", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
+            figure("hello_log_events_total{sink=kafka}", out)
+            figure("RSS max (KiB)", max(rss))
+            check(set(counts) == {"ok"}, "every request answered 200", str(counts))
+            check(http_get(t.port, "/readyz")[0] == 200, "still ready: Kafka is not a readiness dependency")
+            if case == "never up":
+                check(out["sent"] == 0 and out["dropped"] > 0,
+                      "nothing sent; events beyond the queue are dropped and counted")
+            else:
+                figure("sent, sampled each second", [int(s) for s in sent])
+                stall = next((i for i in range(1, len(sent)) if sent[i] == sent[i - 1]), None)
+                check(stall is not None and sent[-1] > sent[stall],
+                      "delivery stalls while the broker is down and resumes once it is back")
+            check(max(rss) < 64 * 1024, "RSS bounded by KAFKA_QUEUE_MAX_EVENTS (under 64 MiB)",
+                  f"{max(rss) / 1024:.1f} MiB")
+            t0 = time.monotonic()
+            t.terminate()
+            code = t.wait(30)
+            figure("SIGTERM to exit (s)", f"{time.monotonic() - t0:.2f}")
+            check(code == 0, "exit 0 with events still queued", str(code))
+            check(time.monotonic() - t0 <= 1 + 3 + 2, "exit inside drain + flush bound + 2 s")
+        finally:
+            t.close()
+            if mock:
+                mock.kill()
+                mock.wait()
+
+
+# --------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--target", choices=("native", "container"), default="native")
+    sub = ap.add_subparsers(dest="scenario", required=True)
+    r = sub.add_parser("rolling-restart")
+    r.add_argument("--rate", type=int, default=400)
+    sub.add_parser("tmp-full")
+    h = sub.add_parser("hostile")
+    h.add_argument("--slowloris-seconds", type=int, default=15)
+    o = sub.add_parser("otlp-blackhole")
+    o.add_argument("--rate", type=int, default=400)
+    o.add_argument("--seconds", type=int, default=6)
+    k = sub.add_parser("kafka-down")
+    k.add_argument("--rate", type=int, default=400)
+    k.add_argument("--seconds", type=int, default=14)
+    k.add_argument("--flap", type=int, default=4, help="broker down/up period in the second case (s)")
+    args = ap.parse_args()
+    print(f"== {args.scenario} ({args.target})", flush=True)
+    {"rolling-restart": rolling_restart, "tmp-full": tmp_full, "hostile": hostile,
+     "otlp-blackhole": otlp_blackhole, "kafka-down": kafka_down}[args.scenario](args)
+    if FAILURES:
+        print(f"{args.scenario} ({args.target}): {len(FAILURES)} check(s) failed: {FAILURES}")
+        sys.exit(1)
+    print(f"{args.scenario} ({args.target}): all checks passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Reliability matrix, fast rows (docs/RELIABILITY.md): each fault scenario run
+# against the static release binary, then again against the image under podman
+# with the restricted settings (row 8). Needs scripts/build-static.sh and
+# tests/image/test.sh to have run (test-all.sh orders them so).
+# The long rows (soak, benchmark ratios) are reliability/long.sh.
+set -uo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+cd "$HELLO_ROOT" || exit 1
+
+[ -x "$HELLO_BIN" ] || { echo "missing $HELLO_BIN: run scripts/build-static.sh"; exit 1; }
+command -v slowhttptest >/dev/null || { echo "slowhttptest missing: run scripts/install-tools.sh"; exit 1; }
+# The mock Kafka cluster helper lives in tests/kafka.rs (debug profile, built by test-rust.sh).
+cargo test --locked -q --test kafka --no-run >/dev/null 2>&1 || { echo "cannot build tests/kafka.rs"; exit 1; }
+# 10 000 client connections from one process.
+ulimit -n 20000 2>/dev/null || true
+
+targets=(native)
+if hello_podman image exists "$HELLO_IMAGE"; then
+  targets+=(container)
+else
+  echo "FAIL image $HELLO_IMAGE missing: run tests/image/test.sh first"; exit 1
+fi
+
+failed=0 ran=0
+for target in "${targets[@]}"; do
+  for scenario in rolling-restart tmp-full hostile otlp-blackhole kafka-down; do
+    ran=$((ran + 1))
+    python3 reliability/harness.py --target "$target" "$scenario" || failed=$((failed + 1))
+  done
+done
+echo "reliability: $ran scenario runs, $failed failed"
+[ "$failed" -eq 0 ]
