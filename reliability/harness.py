@@ -867,7 +867,8 @@ def main():
     h = sub.add_parser("hostile")
     h.add_argument("--slowloris-seconds", type=int, default=15)
     o = sub.add_parser("otlp-blackhole")
-    o.add_argument("--rate", type=int, default=400)
+    # 1000 spans/s overflow the export queue (2048) of a black-holed exporter within the run.
+    o.add_argument("--rate", type=int, default=1000)
     o.add_argument("--seconds", type=int, default=6)
     k = sub.add_parser("kafka-down")
     k.add_argument("--rate", type=int, default=400)

@@ -243,9 +243,15 @@ impl Config {
             1024 * 1024,
         )? as usize;
 
-        let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
+        let raw_filter = get("RUST_LOG");
+        let log_filter = raw_filter
+            .as_deref()
+            .map(normalize_filter)
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "info".to_owned());
         if let Err(e) = EnvFilter::try_new(&log_filter) {
-            return Err(err("RUST_LOG", &log_filter, e.to_string()));
+            let shown = raw_filter.as_deref().unwrap_or(&log_filter);
+            return Err(err("RUST_LOG", shown, e.to_string()));
         }
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
@@ -315,27 +321,40 @@ pub fn parse_messages(raw: &str) -> Result<Vec<String>, &'static str> {
     Ok(messages)
 }
 
+/// `RUST_LOG` with each comma-separated directive trimmed and empty ones
+/// dropped: tracing-subscriber's directive parser panics on some directives
+/// with leading whitespace (`" é=info"`, found by tests/properties.rs).
+fn normalize_filter(raw: &str) -> String {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig>, ConfigError> {
-    let protocol = match get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
-    {
+    // The signal-specific variable wins; an error names the one that was read.
+    let (var, value) = match get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+        Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(v)),
+        None => (
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        ),
+    };
+    let protocol = match value {
         None => OtlpProtocol::HttpProtobuf, // the specification's default
         Some(v) => match v.as_str() {
             "grpc" => OtlpProtocol::Grpc,
             "http/protobuf" => OtlpProtocol::HttpProtobuf,
             "http/json" => {
                 return Err(err(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    var,
                     &v,
                     "http/json is not built in; use `grpc` or `http/protobuf`",
                 ));
             }
             _ => {
-                return Err(err(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    &v,
-                    "expected `grpc` or `http/protobuf`",
-                ));
+                return Err(err(var, &v, "expected `grpc` or `http/protobuf`"));
             }
         },
     };

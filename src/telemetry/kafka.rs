@@ -39,6 +39,15 @@ pub const SINK_TARGET: &str = "hello::kafka";
 /// default is 1 GiB, far more than a log sink should ever hold).
 pub const QUEUE_MAX_KBYTES: u32 = 16 * 1024;
 
+/// librdkafka's alternative names for the properties in [`defaults`].
+const ALIASES: &[(&str, &str)] = &[
+    ("acks", "request.required.acks"),
+    ("linger.ms", "queue.buffering.max.ms"),
+    ("compression.type", "compression.codec"),
+    ("message.timeout.ms", "delivery.timeout.ms"),
+    ("sasl.mechanisms", "sasl.mechanism"),
+];
+
 /// Producer defaults; every one can be overridden with `KAFKA_PROP_<NAME>`.
 fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
     vec![
@@ -61,6 +70,9 @@ fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
             cfg.queue_max_events.to_string(),
         ),
         ("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES.to_string()),
+        // librdkafka defaults to GSSAPI, which is not built in: with
+        // `security.protocol=SASL_*` and no mechanism, PLAIN is the one that works.
+        ("sasl.mechanisms", "PLAIN".to_owned()),
     ]
 }
 
@@ -70,7 +82,18 @@ fn client_config(cfg: &KafkaConfig, with_brokers: bool) -> ClientConfig {
         c.set("bootstrap.servers", &cfg.brokers);
     }
     for (k, v) in defaults(cfg) {
-        c.set(k, v);
+        // A property the user sets, under its name or an alias, replaces the
+        // default (ClientConfig is a map: both names would race).
+        let alias = ALIASES
+            .iter()
+            .find_map(|&(a, b)| (a == k).then_some(b).or((b == k).then_some(a)));
+        if !cfg
+            .props
+            .iter()
+            .any(|p| p.name == k || Some(p.name.as_str()) == alias)
+        {
+            c.set(k, v);
+        }
     }
     for p in &cfg.props {
         if with_brokers || p.name != "bootstrap.servers" {
@@ -98,6 +121,15 @@ fn is_secret(name: &str) -> bool {
 /// producer that has no brokers, so it connects nowhere. Errors name the
 /// variable that set the offending property.
 pub fn validate(cfg: &KafkaConfig) -> Result<(), ConfigError> {
+    // librdkafka takes C strings: say which variable holds a NUL byte.
+    if let Some(p) = cfg.props.iter().find(|p| p.value.contains('\0')) {
+        let shown = if is_secret(&p.name) { "<redacted>" } else { "" };
+        return Err(err_owned(
+            p.var.clone(),
+            shown,
+            "the value contains a NUL byte",
+        ));
+    }
     match client_config(cfg, false).create::<BaseProducer>() {
         Ok(_) => Ok(()),
         Err(e) => Err(to_config_error(cfg, &e)),
@@ -396,6 +428,23 @@ mod tests {
             let e = validate(&cfg(&props)).expect_err(&format!("{props:?}"));
             assert_eq!(e.var, var, "{e}");
         }
+    }
+
+    #[test]
+    fn a_property_set_under_an_alias_replaces_the_default() {
+        let c = client_config(
+            &cfg(&[
+                ("request.required.acks", "1"),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+            ]),
+            true,
+        );
+        assert_eq!(c.get("acks"), None);
+        assert_eq!(c.get("request.required.acks"), Some("1"));
+        assert_eq!(c.get("sasl.mechanisms"), None);
+        let d = client_config(&cfg(&[]), true);
+        assert_eq!(d.get("acks"), Some("all"));
+        assert_eq!(d.get("sasl.mechanisms"), Some("PLAIN"));
     }
 
     #[cfg(not(feature = "kafka-tls"))]
