@@ -735,6 +735,17 @@ class BlackHole(threading.Thread):
             self.held.append(c)
 
 
+def stop_within_flush_bound(t, what):
+    """SIGTERM with telemetry still pending: exit 0 inside drain (1 s) + the bounded
+    flush (3 s, main.rs) + 2 s; the pod's grace period is 30 s."""
+    t0 = time.monotonic()
+    t.terminate()
+    code = t.wait(30)
+    figure("SIGTERM to exit (s)", f"{time.monotonic() - t0:.2f}")
+    check(code == 0, what, str(code))
+    check(time.monotonic() - t0 <= 1 + 3 + 2, "exit inside drain + flush bound + 2 s")
+
+
 def otlp_blackhole(args):
     for mode in ("black-holed", "down"):
         for proto in ("grpc", "http/protobuf"):
@@ -763,13 +774,7 @@ def otlp_blackhole(args):
                 check(errors >= sent - 2048 - 512, "lost spans are counted",
                       f"{errors:.0f} counted of {sent} requests")
                 check(http_get(t.port, "/readyz")[0] == 200, "still ready")
-                t0 = time.monotonic()
-                t.terminate()
-                code = t.wait(30)
-                figure("SIGTERM to exit (s)", f"{time.monotonic() - t0:.2f}")
-                check(code == 0, "exit 0 although the flush cannot complete", str(code))
-                # drain 1 s + the bounded flush (3 s, main.rs) + margin; the pod's grace is 30 s
-                check(time.monotonic() - t0 <= 1 + 3 + 2, "exit inside drain + flush bound + 2 s")
+                stop_within_flush_bound(t, "exit 0 although the flush cannot complete")
             finally:
                 t.close()
 
@@ -842,12 +847,7 @@ def kafka_down(args):
                       "delivery stalls while the broker is down and resumes once it is back")
             check(max(rss) < 64 * 1024, "RSS bounded by KAFKA_QUEUE_MAX_EVENTS (under 64 MiB)",
                   f"{max(rss) / 1024:.1f} MiB")
-            t0 = time.monotonic()
-            t.terminate()
-            code = t.wait(30)
-            figure("SIGTERM to exit (s)", f"{time.monotonic() - t0:.2f}")
-            check(code == 0, "exit 0 with events still queued", str(code))
-            check(time.monotonic() - t0 <= 1 + 3 + 2, "exit inside drain + flush bound + 2 s")
+            stop_within_flush_bound(t, "exit 0 with events still queued")
         finally:
             t.close()
             if mock:
