@@ -17,6 +17,7 @@ suites=(
   observability/test.sh        # rules (promtool), dashboards, live Prometheus against the service
   fluentd/test.sh              # manifests, config, CRI contract against the real service's lines
   jenkins-lib/test.sh          # shared-library unit tests, Jenkinsfile stub run, CodeNarc
+  reliability/test.sh          # fault matrix fast rows, native and restricted container
 )
 passed=0 failed=0 failed_names=()
 for s in "${suites[@]}"; do
