@@ -9,6 +9,8 @@
 #   ROUNDS=5 DURATION=20 bench/run.sh
 #   VARIANTS="baseline hello" bench/run.sh
 #   HELLO_O3_BIN=/path/to/opt-level-3/hello VARIANTS="baseline hello hello-o3" bench/run.sh
+#   PACED_CONNECTIONS=28 bench/run.sh   # latency below saturation: each connection waits
+#                                       # 1 ms after every response (~20k req/s offered)
 # Results also go to bench/results/<timestamp>.md (git-ignored).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -17,6 +19,10 @@ cd "$HELLO_ROOT"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
+# Saturation (closed loop) by default: req/s is the capacity, and p99 there is mostly
+# queueing. Paced: the same offered load for every variant, so p99 shows what a
+# variant adds to a request rather than how long the queue is.
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-}
 VARIANTS=${VARIANTS:-"baseline hello hello-nolog hello-kafka hello-kafka-down"}
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset missing (util-linux)"; exit 1; }
@@ -27,6 +33,14 @@ BASELINE_BIN="$(dirname "$HELLO_BIN")/hello-baseline"
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WRK_ARGS=()
+MODE="closed loop (saturation)"
+if [ -n "$PACED_CONNECTIONS" ]; then
+  CONNECTIONS=$PACED_CONNECTIONS
+  printf 'function delay() return 1 end\n' >"$WORK/paced.lua"
+  WRK_ARGS=(-s "$WORK/paced.lua")
+  MODE="paced: each connection waits 1 ms after every response"
+fi
 
 # variant → command line (env + binary); add rows here.
 start_variant() {
@@ -114,7 +128,7 @@ for round in $(seq 1 "$ROUNDS"); do
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
     k0=$(kafka_sent "$port")
     t0=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "http://127.0.0.1:$port/")
     t1=$(cpu_ticks "$pid")
     sleep 0.2   # let the last deliveries report
     k1=$(kafka_sent "$port")
@@ -134,16 +148,16 @@ done
 
 mkdir -p bench/results
 report="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 - "$results" "$VARIANTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" >"$report" <<'PY'
+python3 - "$results" "$VARIANTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$MODE" >"$report" <<'PY'
 import statistics, sys, platform
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-variants, rounds, duration, conns = sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
+variants, rounds, duration, conns, mode = sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 med = {}
 for v in variants:
     r = [x for x in rows if x[0] == v]
     med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 8)]
 base = med.get("baseline")
-print(f"Medians of {rounds} rounds × {duration} s, {conns} connections, server on CPU 0, wrk on CPU 1 ({platform.node()}).\n")
+print(f"Medians of {rounds} rounds × {duration} s, {conns} connections, {mode}, server on CPU 0, wrk on CPU 1 ({platform.node()}).\n")
 print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | RSS after load MiB | Kafka events/s | req/s vs baseline | CPU/req vs baseline |")
 print("|---|---|---|---|---|---|---|---|---|")
 for v in variants:

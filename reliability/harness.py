@@ -199,10 +199,13 @@ def http_get(port, path, timeout=2.0, method="GET", body=None, headers=None):
         return 0, str(e).encode(), {}
 
 
-def metric(port, name, **labels):
-    status, body, _ = http_get(port, "/metrics")
+def metric(port, name, scraped=None, **labels):
+    """Sum of the samples of `name` matching `labels`, from `scraped` (one /metrics body)
+    or from a fresh scrape."""
+    if scraped is None:
+        scraped = http_get(port, "/metrics")[1]
     total = 0.0
-    for line in body.decode().splitlines():
+    for line in scraped.decode().splitlines():
         if not line.startswith(name):
             continue
         head, _, value = line.rpartition(" ")
@@ -221,6 +224,26 @@ def access_lines(target):
         if v.get("target") == "hello::access":
             out.append(v)
     return out
+
+
+def kafka_eligible_lines(target):
+    """The stdout lines the Kafka sink must account for: all of them except the sink's and
+    librdkafka's own (never produced, so logging cannot feed back into Kafka)."""
+    own = ("hello::kafka", "rdkafka", "librdkafka")
+    n = 0
+    for ln in target.lines():
+        try:
+            if not json.loads(ln).get("target", "").startswith(own):
+                n += 1
+        except ValueError:
+            pass
+    return n
+
+
+def kafka_outcomes(port):
+    scraped = http_get(port, "/metrics")[1]
+    return {o: metric(port, "hello_log_events_total", scraped, sink="kafka", outcome=o)
+            for o in ("sent", "dropped", "failed")}
 
 
 def panics(target):
@@ -829,8 +852,7 @@ def kafka_down(args):
             seconds = 6 if case == "never up" else args.seconds
             load = asyncio.run(_steady(t.port, args.rate, seconds, sample))
             counts, lat = load.summary()
-            out = {o: metric(t.port, "hello_log_events_total", sink="kafka", outcome=o)
-                   for o in ("sent", "dropped", "failed")}
+            out = kafka_outcomes(t.port)
             figure("outcomes", counts)
             figure("latency p50/p99 ms", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
             figure("hello_log_events_total{sink=kafka}", out)
@@ -840,11 +862,32 @@ def kafka_down(args):
             if case == "never up":
                 check(out["sent"] == 0 and out["dropped"] > 0,
                       "nothing sent; events beyond the queue are dropped and counted")
+                # Lines are counted before the scrape, whose own access line comes after.
+                time.sleep(0.5)
+                eligible = kafka_eligible_lines(t)
+                now = kafka_outcomes(t.port)
+                check(eligible - 1000 <= now["dropped"] + now["failed"] <= eligible,
+                      "counters right: every event is queued (at most KAFKA_QUEUE_MAX_EVENTS "
+                      "= 1000) or counted dropped",
+                      f"{eligible} events, {now['dropped']:.0f} dropped")
             else:
                 figure("sent, sampled each second", [int(s) for s in sent])
                 stall = next((i for i in range(1, len(sent)) if sent[i] == sent[i - 1]), None)
                 check(stall is not None and sent[-1] > sent[stall],
                       "delivery stalls while the broker is down and resumes once it is back")
+                # Load stopped: once the broker is up and the queue empty, every event
+                # logged so far is accounted for exactly once (sent, dropped or failed).
+                # Lines are counted before each scrape, whose own access line comes after.
+                accounted, eligible = None, None
+                for _ in range(20):
+                    time.sleep(1.0)
+                    eligible = kafka_eligible_lines(t)
+                    accounted = sum(kafka_outcomes(t.port).values())
+                    if accounted == eligible:
+                        break
+                check(accounted == eligible,
+                      "counters right: sent + dropped + failed = events logged",
+                      f"{accounted:.0f} accounted, {eligible} logged")
             check(max(rss) < 64 * 1024, "RSS bounded by KAFKA_QUEUE_MAX_EVENTS (under 64 MiB)",
                   f"{max(rss) / 1024:.1f} MiB")
             stop_within_flush_bound(t, "exit 0 with events still queued")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reliability matrix, long rows (docs/RELIABILITY.md); not part of the test
 # command. Run on a quiet machine:
-#   reliability/long.sh bench    # Kafka / OTLP down rows: req/s, p99, RSS vs telemetry off (~5 min)
+#   reliability/long.sh bench    # Kafka / OTLP down rows: req/s, p99, RSS vs telemetry off (~11 min)
 #   reliability/long.sh soak     # 10 min at half the measured maximum rate (~11 min)
 #   SOAK_MINUTES=3 reliability/long.sh soak
 #   TARGET=container reliability/long.sh soak   # the image under podman, restricted settings
@@ -10,8 +10,11 @@ source "$(dirname "$0")/../scripts/env.sh"
 cd "$HELLO_ROOT"
 
 bench() {
-  VARIANTS="hello hello-kafka hello-kafka-down hello-kafka-flap hello-otlp hello-otlp-down hello-otlp-blackhole" \
-    bench/run.sh
+  # Capacity (closed loop), then latency at the same offered load for every variant
+  # (28 connections × 1 ms think time ≈ 20k req/s, under a third of the capacity).
+  local variants="hello hello-kafka hello-kafka-down hello-kafka-flap hello-otlp hello-otlp-down hello-otlp-blackhole"
+  VARIANTS=$variants bench/run.sh
+  VARIANTS=$variants PACED_CONNECTIONS=28 bench/run.sh
 }
 
 soak() {

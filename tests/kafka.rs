@@ -299,6 +299,27 @@ async fn broker_absent_service_ready_events_dropped_and_failed_memory_bounded() 
         eligible(&proc.lines()).len() as u64,
         "every event accounted for"
     );
+    // librdkafka repeats "all brokers down" several times a second while the
+    // broker is away: stdout gets one line per kind of error per 10 s
+    // (compared on the lines' own timestamps).
+    let mut last: HashMap<String, std::time::SystemTime> = HashMap::new();
+    for v in proc.lines().iter().map(|l| json(l)) {
+        let Some(kind) = v["error"]
+            .as_str()
+            .filter(|_| v["target"] == "hello::kafka::client")
+        else {
+            continue;
+        };
+        let at = humantime::parse_rfc3339(v["timestamp"].as_str().unwrap()).unwrap();
+        if let Some(prev) = last.insert(kind.to_owned(), at) {
+            let gap = at.duration_since(prev).unwrap_or_default();
+            assert!(
+                gap >= Duration::from_secs(10),
+                "{kind:?} again after {gap:?}"
+            );
+        }
+    }
+    assert!(!last.is_empty(), "the outage was reported");
 }
 
 #[tokio::test(flavor = "multi_thread")]
