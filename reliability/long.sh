@@ -18,14 +18,14 @@ bench() {
 }
 
 soak() {
-  local minutes=${SOAK_MINUTES:-10} target=${TARGET:-native} port pid
+  local minutes=${SOAK_MINUTES:-10} target=${TARGET:-native} port
   # Globals: the EXIT trap runs after this function has returned.
-  work="" ctr=""
+  work="" ctr="" pid=""
   command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
   ./scripts/build-static.sh >/dev/null
   port=$(hello_free_port)
   work=$(mktemp -d)
-  trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$ctr" ]; then hello_podman rm -f -t 0 "$ctr" >/dev/null; fi; rm -rf "$work"' EXIT
+  trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$ctr" ]; then hello_podman rm -f -t 0 "$ctr" >/dev/null; elif [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
   if [ "$target" = container ]; then
     ctr="hello-soak-$$"
     hello_podman run -d --name "$ctr" --pull never --network host --cpuset-cpus 0 \
