@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::app::App;
+use crate::telemetry::throttle::LogThrottle;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains:
 /// readiness 503 at once, keep serving for the drain period, stop
@@ -34,6 +35,7 @@ pub async fn serve(
     // accepting, so new connections wait in the kernel backlog until one
     // closes (idle ones close after the header read timeout).
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let quiet = LogThrottle::new(LogThrottle::WINDOW);
     app.readiness.mark_started();
 
     let accept =
@@ -58,7 +60,7 @@ pub async fn serve(
     let signal = loop {
         tokio::select! {
             name = &mut shutdown => break name,
-            (res, slot) = next_connection(&listener, &slots) => match res {
+            (res, slot) = next_connection(&listener, &slots, &quiet) => match res {
                 Ok(stream) => accept(&graceful, stream, slot),
                 Err(e) => accept_error(e).await,
             },
@@ -76,7 +78,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             _ = &mut drain => break,
-            (res, slot) = next_connection(&listener, &slots) => match res {
+            (res, slot) = next_connection(&listener, &slots, &quiet) => match res {
                 Ok(stream) => accept(&graceful, stream, slot),
                 Err(e) => accept_error(e).await,
             },
@@ -104,17 +106,24 @@ pub async fn serve(
 async fn next_connection(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
+    quiet: &LogThrottle,
 ) -> (std::io::Result<tokio::net::TcpStream>, OwnedSemaphorePermit) {
-    let slot = next_slot(slots).await;
+    let slot = next_slot(slots, quiet).await;
     (listener.accept().await.map(|(stream, _)| stream), slot)
 }
 
-/// Waits for a free connection slot, saying so when the cap is what waits.
-async fn next_slot(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+/// Waits for a free connection slot, saying so when the cap is what waits
+/// (once per window: at the cap this happens for every connection accepted).
+async fn next_slot(slots: &Arc<Semaphore>, quiet: &LogThrottle) -> OwnedSemaphorePermit {
     if let Ok(slot) = slots.clone().try_acquire_owned() {
         return slot;
     }
-    tracing::warn!("connection limit reached (MAX_CONNECTIONS): not accepting until one closes");
+    if let Some(suppressed) = quiet.admit("connection limit", Instant::now()) {
+        tracing::warn!(
+            suppressed,
+            "connection limit reached (MAX_CONNECTIONS): not accepting until one closes"
+        );
+    }
     // The semaphore is never closed, so acquiring cannot fail.
     match slots.clone().acquire_owned().await {
         Ok(slot) => slot,

@@ -13,9 +13,8 @@
 //! target and are never produced (a broker outage would otherwise feed
 //! "broker down" lines into the queue of the broker that is down).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
@@ -30,6 +29,7 @@ use tracing::Level;
 
 use super::logs::LineSink;
 use super::metrics::LOG_EVENTS;
+use super::throttle::LogThrottle;
 use crate::config::{ConfigError, KafkaConfig, err_owned};
 
 /// The target of librdkafka's own log lines: shown on stdout, never produced.
@@ -234,50 +234,9 @@ impl Outcome {
 struct SinkContext {
     sent: Outcome,
     failed: Outcome,
-    errors: ErrorThrottle,
-}
-
-/// While a broker is away librdkafka reports the same global error (all
-/// brokers down, transport failure) several times a second, each one twice:
-/// an outage would flood stdout and the log pipeline behind it. One line per
-/// kind of error per window; the next line says how many were folded into it.
-struct ErrorThrottle {
-    window: Duration,
-    // Keyed by the error's text: one entry per kind of error librdkafka has
-    // (a fixed, small set), so the map is bounded.
-    last: Mutex<HashMap<String, (Instant, u64)>>,
-}
-
-impl ErrorThrottle {
-    /// How long an error of one kind stays quiet after it was logged.
-    const WINDOW: Duration = Duration::from_secs(10);
-
-    fn new(window: Duration) -> ErrorThrottle {
-        ErrorThrottle {
-            window,
-            last: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `Some(folded)` when an error of this kind is to be logged now, with the
-    /// number suppressed since the last line of its kind; `None` to stay quiet.
-    fn admit(&self, kind: &str, now: Instant) -> Option<u64> {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        match last.get_mut(kind) {
-            Some((at, folded)) if now.saturating_duration_since(*at) < self.window => {
-                *folded += 1;
-                None
-            }
-            Some((at, folded)) => {
-                *at = now;
-                Some(std::mem::take(folded))
-            }
-            None => {
-                last.insert(kind.to_owned(), (now, 0));
-                Some(0)
-            }
-        }
-    }
+    // librdkafka repeats a global error several times a second while a
+    // broker is away, and rdkafka calls `error` twice per event.
+    errors: LogThrottle,
 }
 
 impl ClientContext for SinkContext {
@@ -351,7 +310,7 @@ impl KafkaSink {
         let context = SinkContext {
             sent: Outcome::new("sent"),
             failed: Outcome::new("failed"),
-            errors: ErrorThrottle::new(ErrorThrottle::WINDOW),
+            errors: LogThrottle::new(LogThrottle::WINDOW),
         };
         let producer = client_config(cfg, true)
             .create_with_context(context)
@@ -434,26 +393,6 @@ impl LineSink for KafkaSink {
 mod tests {
     use super::*;
     use crate::config::KafkaProp;
-
-    #[test]
-    fn a_repeated_error_is_logged_once_per_window_with_the_count_folded_in() {
-        let t = ErrorThrottle::new(Duration::from_secs(10));
-        let t0 = Instant::now();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        assert_eq!(
-            t.admit("all brokers down", at(0)),
-            Some(0),
-            "first one logged"
-        );
-        assert_eq!(t.admit("all brokers down", at(1)), None);
-        assert_eq!(t.admit("all brokers down", at(9)), None);
-        // Another kind is not held back by the first.
-        assert_eq!(t.admit("transport", at(9)), Some(0));
-        assert_eq!(t.admit("all brokers down", at(10)), Some(2), "two folded");
-        assert_eq!(t.admit("all brokers down", at(11)), None);
-        assert_eq!(t.admit("all brokers down", at(25)), Some(1));
-        assert_eq!(t.admit("transport", at(25)), Some(0));
-    }
 
     fn cfg(props: &[(&str, &str)]) -> KafkaConfig {
         KafkaConfig {

@@ -5,6 +5,7 @@ pub mod http;
 pub mod kafka;
 pub mod logs;
 pub mod metrics;
+pub mod throttle;
 pub mod traces;
 
 use std::io::BufWriter;
