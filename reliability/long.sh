@@ -3,7 +3,7 @@
 # command. Run on a quiet machine:
 #   reliability/long.sh bench    # Kafka / OTLP down rows: req/s, p99, RSS vs telemetry off (~11 min)
 #   reliability/long.sh soak     # 10 min at half the measured maximum rate (~11 min)
-#   SOAK_MINUTES=3 reliability/long.sh soak
+#   SOAK_MINUTES=3 reliability/long.sh soak   # at least 3: the first 2 are warm-up
 #   TARGET=container reliability/long.sh soak   # the image under podman, restricted settings
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -21,6 +21,10 @@ soak() {
   local minutes=${SOAK_MINUTES:-10} target=${TARGET:-native} port
   # Globals: the EXIT trap runs after this function has returned.
   work="" ctr="" pid=""
+  # 2 minutes of warm-up, then at least one to compare with.
+  if ! [[ $minutes =~ ^[0-9]+$ ]] || [ "$minutes" -lt 3 ]; then
+    echo "SOAK_MINUTES=$minutes: a whole number of minutes, at least 3 (2 are warm-up)"; exit 2
+  fi
   command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
   ./scripts/build-static.sh >/dev/null
   port=$(hello_free_port)
@@ -49,7 +53,8 @@ soak() {
   # correct once at the estimated connection count.
   printf 'function delay() return 1 end\n' >"$work/delay.lua"
   paced() { taskset -c 1 wrk -t1 -c"$1" -d5s -s "$work/delay.lua" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {printf "%d", $2}'; }
-  conns=$(( (target_rate * 8 + $(paced 8) - 1) / $(paced 8) ))
+  probe=$(paced 8)
+  conns=$(( (target_rate * 8 + probe - 1) / probe ))
   got=$(paced "$conns")
   conns=$(( (target_rate * conns + got - 1) / got ))
   echo "soak ($target): maximum ${max} req/s; target ${target_rate} req/s with ${conns} connections, ${minutes} × 60 s"
