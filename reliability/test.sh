@@ -8,6 +8,12 @@ set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$HELLO_ROOT" || exit 1
 
+# The scripts of the matrix and of the benchmark it reuses are checked by tools
+# first (no other suite covers them).
+shellcheck -x reliability/test.sh reliability/long.sh bench/run.sh ||
+  { echo "FAIL shellcheck"; exit 1; }
+python3 -m py_compile reliability/harness.py bench/otlp_sink.py || { echo "FAIL python syntax"; exit 1; }
+
 [ -x "$HELLO_BIN" ] || { echo "missing $HELLO_BIN: run scripts/build-static.sh"; exit 1; }
 command -v slowhttptest >/dev/null || { echo "slowhttptest missing: run scripts/install-tools.sh"; exit 1; }
 # The mock Kafka cluster helper lives in tests/kafka.rs (debug profile, built by test-rust.sh).
