@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Kubernetes suite (issue 5): renders base and overlays with kustomize, checks
-# style, structure, schemas (several Kubernetes versions), checkov and the Pod
-# Security "restricted" rules on the rendered output, then runs the dev overlay
-# for real with `podman kube play` on the image built from this tree.
+# Kubernetes suite: renders base, overlays and overlays + components with
+# kustomize, checks style, structure, what a first real deploy depends on
+# (admin port, Ingress paths, TLS issuance under the namespace's policies, one
+# Kafka path, topology), schemas (several Kubernetes versions), checkov and the
+# Pod Security "restricted" rules on the rendered output, then runs the dev
+# overlay for real with `podman kube play` on the image built from this tree.
 # Every check prints one line; any failure makes the exit non-zero.
 # No `set -e`: every check runs and reports; setup steps exit explicitly.
 set -uo pipefail
@@ -13,8 +15,12 @@ HERE=k8s
 # Kubernetes minor versions the rendered overlays must validate against
 # (namespace PSA labels pin v1.32, the oldest one here).
 K8S_VERSIONS=(1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
-# Kinds without a bundled schema that are validated elsewhere (observability/: CRD schemas).
-CRD_KINDS_ELSEWHERE='ServiceMonitor|PodMonitor|PrometheusRule'
+# Kinds without a bundled schema: the prometheus-operator ones are validated in
+# observability/ (CRD schemas); cert-manager's Issuer has no schema here (see
+# README: what deploy_checks.py checks of it instead).
+CRD_KINDS_ELSEWHERE='ServiceMonitor|PodMonitor|PrometheusRule|Issuer'
+# Every component rendered on top of every overlay, and all of them at once on prod.
+COMPONENTS=(otlp kafka-sink tls-existing-secret)
 CATATONIT_VERSION=0.1.7-1+b2 # Debian 12; podman builds its pod infra image from it
 
 failures=0
@@ -45,18 +51,47 @@ echo "-- style"
 check "yamllint -s (repo config) on k8s/" yamllint -s -c .yamllint.yaml "$HERE"
 
 echo "-- render (kubectl kustomize)"
-for t in base overlays/dev overlays/prod; do
-  name=${t##*/}
-  if kubectl kustomize "$HERE/$t" >"$work/$name.yaml" 2>"$work/$name.err"; then
-    ok "$t renders ($(grep -c '^kind:' "$work/$name.yaml") objects)"
+render() { # render DIR NAME: $work/NAME.yaml
+  if kubectl kustomize "$1" >"$work/$2.yaml" 2>"$work/$2.err"; then
+    ok "$2 renders ($(grep -c '^kind:' "$work/$2.yaml") objects)"
   else
-    fail "$t renders"
-    cat "$work/$name.err"
+    fail "$2 renders"
+    cat "$work/$2.err"
     exit 1
   fi
+}
+# An overlay + components, composed the way a user's overlay would
+# (resources: the overlay; components: the components), from a folder in
+# $work that points at the real tree by relative paths.
+compose() { # compose NAME OVERLAY COMPONENT...
+  local name=$1 overlay=$2 dir="$work/compose/$1"
+  shift 2
+  mkdir -p "$dir"
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n'
+    printf '  - %s\n' "$(realpath --relative-to="$dir" "$HERE/overlays/$overlay")"
+    printf 'components:\n'
+    for c in "$@"; do printf '  - %s\n' "$(realpath --relative-to="$dir" "$HERE/components/$c")"; done
+  } >"$dir/kustomization.yaml"
+  render "$dir" "$name"
+}
+renders=(base dev prod)
+declare -A components_of=([base]="" [dev]="" [prod]="")
+render "$HERE/base" base
+render "$HERE/overlays/dev" dev
+render "$HERE/overlays/prod" prod
+for o in dev prod; do
+  for c in "${COMPONENTS[@]}"; do
+    compose "$o+$c" "$o" "$c"
+    renders+=("$o+$c")
+    components_of[$o+$c]=$c
+  done
 done
+compose "prod+otlp+kafka-sink" prod otlp kafka-sink
+renders+=("prod+otlp+kafka-sink")
+components_of[prod+otlp+kafka-sink]="otlp kafka-sink"
 
-echo "-- structure (what the issue and DESIGN.md ask of the objects)"
+echo "-- structure (what the kit's design asks of the objects)"
 python3 "$HERE/tests/structure.py" "$HERE" "$work/base.yaml" "$work/dev.yaml" "$work/prod.yaml"
 result "structure checks"
 
@@ -73,13 +108,30 @@ sys.exit(0 if template(sys.argv[1]) != template(sys.argv[2]) else 1)
 EOF
 result "a change of MESSAGES changes the pod template (ConfigMap name hash): pods roll"
 
+echo "-- deploy checks (admin port, Ingress paths, TLS issuance, Kafka/OTLP paths, topology, images)"
+for r in "${renders[@]}"; do
+  # shellcheck disable=SC2086 # the component list splits into arguments
+  python3 "$HERE/tests/deploy_checks.py" "$HELLO_ROOT" "$work/$r.yaml" "$r" ${components_of[$r]} >"$work/deploy-$r.txt"
+  rc=$?
+  n_ok=$(grep -c '^ *ok ' "$work/deploy-$r.txt")
+  if [ "$rc" -eq 0 ]; then ok "$r: $n_ok deploy checks"; else
+    fail "$r: deploy checks"
+    grep -v '^ *ok ' "$work/deploy-$r.txt"
+  fi
+done
+grep '^ *ok ' "$work/deploy-prod.txt" | sed 's/^ */        prod: /'
+python3 "$HERE/tests/mutations.py" "$HELLO_ROOT" "$work/prod.yaml"
+result "each deploy check fails on a copy of prod with that fault put back"
+
 echo "-- schemas (kubernetes-validate --strict, Kubernetes ${K8S_VERSIONS[*]})"
+all_rendered=()
+for r in "${renders[@]}"; do all_rendered+=("$work/$r.yaml"); done
 for v in "${K8S_VERSIONS[@]}"; do
-  out=$(kubernetes-validate -k "$v" --strict --quiet "$work/dev.yaml" "$work/prod.yaml" "$work/base.yaml" 2>&1)
+  out=$(kubernetes-validate -k "$v" --strict --quiet "${all_rendered[@]}" 2>&1)
   rc=$?
   missing=$(grep "Couldn't find schema" <<<"$out" | grep -Ev "kind ($CRD_KINDS_ELSEWHERE) " || true)
   if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then
-    ok "base, dev, prod valid against $v"
+    ok "${#renders[@]} renders (base, overlays, overlays + components) valid against $v"
   else
     fail "schema validation against $v"
     indent <<<"$out"
@@ -104,10 +156,11 @@ checkov_run() { # checkov_run "label" args...
   grep -E -A2 'SKIPPED for resource' "$work/checkov.txt" | grep -E 'SKIPPED|Suppress' | sed 's/^\s*/        /'
 }
 checkov_run "k8s/ (kubernetes, kustomize, secrets)" -d "$HERE" --framework kubernetes kustomize secrets
-for o in dev prod; do
+# The overlays, and prod with every component (one scan: checkov is the slow step).
+for o in dev prod prod+otlp+kafka-sink; do
   mkdir -p "$work/rendered-$o"
   cp "$work/$o.yaml" "$work/rendered-$o/$o.yaml"
-  checkov_run "rendered overlays/$o" -d "$work/rendered-$o" --framework kubernetes
+  checkov_run "rendered $o" -d "$work/rendered-$o" --framework kubernetes
 done
 
 echo "-- Pod Security Standards, restricted profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/)"
@@ -143,9 +196,12 @@ fi
   exit 1
 }
 port=$(hello_free_port)
+admin_port=$(hello_free_port)
+while [ "$admin_port" = "$port" ]; do admin_port=$(hello_free_port); done
 base="http://127.0.0.1:$port"
-python3 "$HERE/tests/kubeplay_patch.py" "$work/dev.yaml" "$play" "$HELLO_IMAGE" "$port"
-result "patch for podman changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/2 downward-API vars"
+admin="http://127.0.0.1:$admin_port"
+python3 "$HERE/tests/kubeplay_patch.py" "$work/dev.yaml" "$play" "$HELLO_IMAGE" "$port" "$admin_port"
+result "patch for podman changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
 hello_podman kube down "$play" >/dev/null 2>&1 # leftovers of an interrupted run
 if ! hello_podman kube play "$play" >"$work/play.txt" 2>&1; then
   fail "podman kube play"
@@ -156,16 +212,25 @@ ok "podman kube play"
 pod=$(hello_podman pod ps --format '{{.Name}}' --filter name=hello)
 ctr=$(hello_podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$' | head -1)
 echo "        pod $pod, container $ctr"
+code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$1"; }
 ready=0
 for _ in $(seq 1 100); do
-  if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; then
+  if [ "$(code "$admin/readyz")" = 200 ]; then
     ready=1
     break
   fi
   sleep 0.2
 done
-check "/readyz 200 from the host" test "$ready" = 1
-check "/healthz 200 from the host" test "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/healthz")" = 200
+# The probes' port is the manifests' port `admin` (ADMIN_PORT); the public port serves the API only.
+check "/readyz 200 on the admin port (ADMIN_PORT)" test "$ready" = 1
+check "/healthz 200 on the admin port" test "$(code "$admin/healthz")" = 200
+curl -s -m 2 "$admin/metrics" | grep -q '^hello_build_info{'
+result "/metrics on the admin port serves the exposition (hello_build_info)"
+for p in /metrics /healthz /readyz; do
+  c=$(code "$base$p")
+  check "$p on the public port: 404 ($c)" test "$c" = 404
+done
+check "/ on the admin port: not the greeting ($(code "$admin/"))" test "$(code "$admin/")" != 200
 python3 - "$work/dev.yaml" "$base" <<'EOF'
 import sys, urllib.request, yaml
 cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap" and "MESSAGES" in d.get("data", {}))

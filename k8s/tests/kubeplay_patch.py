@@ -1,8 +1,7 @@
 """Adapt the rendered dev overlay for `podman kube play` on a host-loopback
-test, changing only what podman needs (see ../../shared/TOOLS.md in the kit's
-design notes), and prove that nothing else changed.
+test, changing only what podman needs, and prove that nothing else changed.
 
-usage: kubeplay_patch.py RENDERED.yaml OUT.yaml IMAGE PORT
+usage: kubeplay_patch.py RENDERED.yaml OUT.yaml IMAGE PORT ADMIN_PORT
 
 Changes, all in the Deployment, and why:
   spec.replicas = 1                  podman runs replicas side by side on one host
@@ -11,6 +10,7 @@ Changes, all in the Deployment, and why:
   containers[0].image = IMAGE        the image built from this tree (no registry)
   containers[0].imagePullPolicy      IfNotPresent: `Always` makes podman pull localhost/ images
   env PORT = PORT                    the host network is shared: a free port, not 8080
+  env ADMIN_PORT = ADMIN_PORT        likewise for the admin listener (not 8081)
   env POD_NAMESPACE, NODE_NAME       podman 4.3 supports no downward API field but
                                      metadata.name: literal values (namespace, "podman")
 Every other field of every object is compared before/after; the script fails
@@ -43,7 +43,7 @@ def diff(a, b, path=""):
 
 
 def main():
-    src, dst, image, port = sys.argv[1:5]
+    src, dst, image, port, admin_port = sys.argv[1:6]
     docs = [d for d in yaml.safe_load_all(open(src)) if d]
     out = copy.deepcopy(docs)
     deployments = [d for d in out if d["kind"] == "Deployment"]
@@ -57,9 +57,10 @@ def main():
     c.pop("ports", None)
     c["image"] = image
     c["imagePullPolicy"] = "IfNotPresent"
-    port_vars = [e for e in c["env"] if e["name"] == "PORT"]
-    assert len(port_vars) == 1, "expected one PORT env var"
-    port_vars[0]["value"] = str(port)
+    for name, value in (("PORT", port), ("ADMIN_PORT", admin_port)):
+        port_vars = [e for e in c["env"] if e["name"] == name]
+        assert len(port_vars) == 1, f"expected one {name} env var"
+        port_vars[0]["value"] = str(value)
     literal = {"POD_NAMESPACE": dep["metadata"]["namespace"], "NODE_NAME": "podman"}
     for e in c["env"]:
         if e["name"] in literal:
@@ -75,6 +76,7 @@ def main():
             f"spec.template.spec.containers[{cname}].image",
             f"spec.template.spec.containers[{cname}].imagePullPolicy",
             f"spec.template.spec.containers[{cname}].env[PORT].value",
+            f"spec.template.spec.containers[{cname}].env[ADMIN_PORT].value",
         }
         | {f"spec.template.spec.containers[{cname}].env[{n}].{k}" for n in literal for k in ("value", "valueFrom")}
     }

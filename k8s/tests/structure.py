@@ -1,5 +1,6 @@
-"""Asserts what issue 5 and DESIGN.md (Kubernetes) ask of the objects, on the
-rendered base and overlays. Prints one line per failed assertion.
+"""Asserts what the kit's design asks of the objects, on the rendered base and
+overlays (deploy_checks.py covers what a first real deploy depends on).
+Prints one line per failed assertion.
 
 usage: structure.py K8S_DIR BASE.yaml DEV.yaml PROD.yaml
 """
@@ -82,10 +83,11 @@ def check_common(objs, where):
     need(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
          and sc.get("capabilities", {}).get("drop") == ["ALL"]
          and sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{where}: container securityContext")
-    need(c.get("ports") == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}], f"{where}: port http 8080")
+    need(c.get("ports") == [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                            {"name": "admin", "containerPort": 8081, "protocol": "TCP"}], f"{where}: ports http 8080, admin 8081")
     for p, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-        need(c.get(p, {}).get("httpGet", {}).get("path") == path and c[p]["httpGet"].get("port") == "http",
-             f"{where}: {p} on {path} port http")
+        need(c.get(p, {}).get("httpGet", {}).get("path") == path and c[p]["httpGet"].get("port") == "admin",
+             f"{where}: {p} on {path} port admin")
     need("exec" not in ((c.get("lifecycle") or {}).get("preStop") or {}), f"{where}: exec preStop (no shell in image)")
     res = c.get("resources", {})
     for k in ("requests", "limits"):
@@ -102,8 +104,6 @@ def check_common(objs, where):
                       ("NODE_NAME", "spec.nodeName")):
         need(env.get(var, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == path,
              f"{where}: {var} from the downward API {path}")
-    need(env.get("OTEL_EXPORTER_OTLP_ENDPOINT", {}).get("value", "").startswith("http"),
-         f"{where}: OTLP endpoint")
     drain = int(env.get("SHUTDOWN_DRAIN_SECONDS", {}).get("value", 5))
     longest = int(env.get("REQUEST_TIMEOUT_SECONDS", {}).get("value", 10))
     need(tpl.get("terminationGracePeriodSeconds", 30) > drain + longest,
@@ -115,7 +115,9 @@ def check_common(objs, where):
          and qty(tmp[0]["emptyDir"].get("sizeLimit", "0")) > quota_bytes,
          f"{where}: /tmp emptyDir with a sizeLimit above SCRATCH_QUOTA_BYTES")
 
-    svc = one(objs, "Service", where)
+    svcs = {s["metadata"]["name"]: s for s in by_kind(objs, "Service")}
+    need(set(svcs) == {"hello", "hello-admin"}, f"{where}: Services {sorted(svcs)}")
+    svc = svcs.get("hello", {})
     need(svc.get("spec", {}).get("ports") == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
          and svc["spec"].get("selector") == {"app.kubernetes.io/name": "hello"}, f"{where}: Service hello 80 -> http")
     ing = one(objs, "Ingress", where)
@@ -143,17 +145,19 @@ def check_common(objs, where):
                     yield ns_name, {p.get("port") for p in rule.get("ports") or []}
 
     ing_peers, eg_peers = list(peers("ingress")), list(peers("egress"))
-    for ns_name in ("ingress-nginx", "monitoring"):
-        need((ns_name, frozenset({"http"})) in {(n, frozenset(p)) for n, p in ing_peers}, f"{where}: ingress from {ns_name} on http")
-    for ns_name, ports in (("kube-system", {53}), ("observability", {4317, 4318}), ("logging", {9092})):
-        need(any(n == ns_name and ports <= p for n, p in eg_peers), f"{where}: egress to {ns_name} {ports}")
+    # (namespace, ports) of every allowance: exactly these, nothing broader.
+    want_in = {("ingress-nginx", frozenset({"http"})), ("monitoring", frozenset({"admin"})),
+               ("ingress-nginx", frozenset({8089}))}
+    need({(n, frozenset(p)) for n, p in ing_peers} == want_in, f"{where}: ingress allowances {ing_peers}")
+    need({(n, frozenset(p)) for n, p in eg_peers} == {("kube-system", frozenset({53}))},
+         f"{where}: egress allowances {eg_peers} (OTLP and Kafka are components)")
     return dep, c, env
 
 
 def main():
     k8s, base_f, dev_f, prod_f = sys.argv[1:5]
     # One Kubernetes resource per file in the base.
-    for f in sorted(glob.glob(os.path.join(k8s, "base", "*.yaml"))):
+    for f in sorted(glob.glob(os.path.join(k8s, "base", "*.yaml")) + glob.glob(os.path.join(k8s, "components", "*", "*.yaml"))):
         if os.path.basename(f) != "kustomization.yaml":
             need(len(load(f)) == 1, f"{f}: not exactly one resource")
 
