@@ -4,11 +4,16 @@ import hello.ci.Shell
 /**
  * Builds the repo's Dockerfile with rootless buildah, pushes REPOSITORY:TAG and
  * returns REPOSITORY@sha256:... (the digest the registry stored), which every
- * later stage uses instead of the tag.
+ * later stage uses instead of the tag. REPOSITORY defaults to workloadImage():
+ * the image name the manifests deploy.
  */
 String call(Map args = [:]) {
-    String repository = args.repository
     String tag = args.tag
+    if (tag && !ImageRef.isValidTag(tag)) {
+        error("buildImage: bad image tag '${tag}'")
+    }
+    // The image name the manifests deploy, unless the caller names another repository.
+    String repository = args.repository ?: (tag ? workloadImage() : null)
     if (!repository || !ImageRef.isValidRepository(repository)) {
         error("buildImage: missing or bad repository '${repository}' (e.g. registry.example.com/team/hello)")
     }

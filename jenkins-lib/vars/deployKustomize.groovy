@@ -2,8 +2,9 @@ import hello.ci.Environments
 import hello.ci.ImageRef
 
 /**
- * Deploys the image digest to an environment: pin the digest in the overlay,
- * server-side dry run, `kubectl apply -k`, wait for the rollout, smoke-test /readyz.
+ * Deploys the image digest to an environment: pin the digest on top of the overlay,
+ * server-side dry run, `kubectl apply -k`, wait for the rollout, smoke-test /readyz
+ * (admin port) and / (public port).
  * The kubeconfig credential is per environment (least privilege: dev's cannot touch prod).
  */
 def call(Map args = [:]) {
@@ -23,12 +24,14 @@ def call(Map args = [:]) {
     }
     Map target = Environments.lookup(environment)
     container(args.container ?: 'kubectl') {
-        pinImage(overlay: target.overlay, name: args.name ?: 'hello', image: image)
+        String pinned = pinImage(overlay: target.overlay, name: args.name ?: workloadImage(), image: image)
         withCredentials([file(credentialsId: target.kubeconfigCredentialsId, variable: 'KUBECONFIG')]) {
-            sh(label: "dry-run ${environment}", script: "kubectl apply --dry-run=server -k ${target.overlay}")
-            sh(label: "apply ${environment}", script: "kubectl apply -k ${target.overlay}")
+            sh(label: "dry-run ${environment}", script: "kubectl apply --dry-run=server -k ${pinned}")
+            sh(label: "apply ${environment}", script: "kubectl apply -k ${pinned}")
             rolloutStatus(namespace: target.namespace, deployment: target.deployment, timeout: args.timeout ?: '5m')
-            smokeTest(namespace: target.namespace, deployment: target.deployment, path: '/readyz')
+            // Readiness lives on the admin port; the greeting on the public one.
+            smokeTest(namespace: target.namespace, deployment: target.deployment, port: 'admin', path: '/readyz')
+            smokeTest(namespace: target.namespace, deployment: target.deployment, port: 'http', path: '/')
         }
     }
     echo "deployKustomize: ${environment} runs ${image}"

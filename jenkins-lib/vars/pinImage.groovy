@@ -1,13 +1,15 @@
 import hello.ci.ImageRef
-import hello.ci.Shell
+import hello.ci.Manifests
 
 /**
- * Points a kustomize overlay at an image digest (`kustomize edit set image`),
- * so what is rendered and applied is exactly what was scanned and signed.
+ * Pins an image digest on top of a kustomize overlay: writes the layer
+ * build/pinned/<env>/kustomization.yaml (the overlay as its resource, `images:`
+ * with the digest) and returns its directory, which is what gets rendered and
+ * applied. The checked-out overlays stay untouched, and only kubectl is needed.
+ * The image name defaults to the one the base Deployment uses (workloadImage).
  */
-def call(Map args = [:]) {
+String call(Map args = [:]) {
     String overlay = args.overlay
-    String name = args.name ?: 'hello'
     String image = args.image
     if (!overlay) {
         error('pinImage: missing overlay directory')
@@ -21,8 +23,16 @@ def call(Map args = [:]) {
     if (ref == null || !ref.pinned) {
         error("pinImage: need an image pinned by digest (got '${image}')")
     }
-    dir(overlay) {
-        sh(label: "pin ${name} in ${overlay}",
-           script: "kustomize edit set image ${Shell.quote(name + '=' + ref.byDigest())}")
+    String name = args.name ?: workloadImage()
+    String pinned
+    String text
+    try {
+        pinned = Manifests.pinnedDir(overlay)
+        text = Manifests.pinnedKustomization(overlay, name, ref)
+    } catch (IllegalArgumentException e) {
+        error("pinImage: ${e.message}")
     }
+    writeFile(file: "${pinned}/kustomization.yaml", text: text)
+    echo "pinImage: ${pinned} = ${overlay} with ${name} -> ${ref.byDigest()}"
+    pinned
 }

@@ -3,8 +3,8 @@ import hello.ci.ImageRef
 
 /**
  * Renders every environment's overlay with the built digest pinned, checks the
- * rendered Deployment really uses that digest (a wrong image name makes
- * `kustomize edit set image` a silent no-op), archives the rendered YAML and,
+ * rendered Deployment really uses that digest (an image name that the manifests
+ * do not use makes the pin a silent no-op), archives the rendered YAML and,
  * for `serverDryRun` environments, asks that cluster's API server to validate
  * it (admission, Pod Security, installed CRDs).
  */
@@ -12,7 +12,6 @@ def call(Map args = [:]) {
     List<String> environments = args.environments ?: Environments.names()
     List<String> serverDryRun = args.serverDryRun ?: []
     String image = args.image
-    String name = args.name ?: 'hello'
     String outDir = args.outputDir ?: 'build/manifests'
     for (String envName in environments + serverDryRun) {
         if (!Environments.isKnown(envName)) {
@@ -23,12 +22,13 @@ def call(Map args = [:]) {
         error("validateManifests: need an image pinned by digest (got '${image}')")
     }
     container(args.container ?: 'kubectl') {
+        String name = args.name ?: workloadImage()
         sh(label: 'output dir', script: "mkdir -p ${outDir}")
         for (String envName in environments) {
             Map target = Environments.lookup(envName)
             String rendered = "${outDir}/${envName}.yaml"
-            pinImage(overlay: target.overlay, name: name, image: image)
-            sh(label: "render ${envName}", script: "kubectl kustomize ${target.overlay} > ${rendered}")
+            String pinned = pinImage(overlay: target.overlay, name: name, image: image)
+            sh(label: "render ${envName}", script: "kubectl kustomize ${pinned} > ${rendered}")
             if (!readFile(rendered).contains("image: ${image}")) {
                 error("validateManifests: ${target.overlay} does not deploy ${image}; " +
                       "is '${name}' the image name in its kustomization?")

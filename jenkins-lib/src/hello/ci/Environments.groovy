@@ -9,6 +9,11 @@ class Environments implements Serializable {
 
     private static final long serialVersionUID = 1L
 
+    /** The kustomize base every overlay builds on: its Deployment names the image. */
+    static final String BASE = 'k8s/base'
+    /** The workload's Deployment (and namespace), the same in every environment. */
+    static final String DEPLOYMENT = 'hello'
+
     private static final Map<String, Map<String, String>> TARGETS = [
         dev : [overlay: 'k8s/overlays/dev', kubeconfigCredentialsId: 'kubeconfig-hello-dev',
                namespace: 'hello', deployment: 'hello'],

@@ -31,8 +31,15 @@ class ImageStepsTest extends LibTestCase {
         assert failureOf { h.call('buildImage', [repository: REPO]) } ==
             'buildImage: missing image tag (pass tag: the commit id)'
         assert failureOf { h.call('buildImage', [repository: REPO, tag: 'bad tag']) } == "buildImage: bad image tag 'bad tag'"
-        assert failureOf { h.call('buildImage', [tag: TAG]) }.startsWith("buildImage: missing or bad repository 'null'")
+        assert failureOf { h.call('buildImage', [repository: 'Bad/Repo', tag: TAG]) }.startsWith("buildImage: missing or bad repository 'Bad/Repo'")
         assert h.callsOf('sh').isEmpty()
+    }
+
+    @Test
+    void buildImagePushesToTheImageNameTheManifestsUse() {
+        assert h.call('buildImage', [tag: TAG]) == IMAGE
+        assert h.callsOf('workloadImage').size() == 1
+        assert h.shCall('buildah bud').args[0].script.contains("--tag ${REPO}:${TAG} ")
     }
 
     @Test

@@ -8,8 +8,10 @@ import org.junit.Test
 class JenkinsfileTest extends LibTestCase {
 
     public static final File JENKINSFILE = new File(PipelineHarness.LIB_ROOT.parentFile, 'Jenkinsfile')
-    public static final List<String> ALL_STAGES = ['Build and deploy to dev', 'Checkout', 'Test', 'Build image', 'Scan',
-                                            'SBOM and signature', 'Validate manifests', 'Deploy to dev', 'Promote to prod']
+    public static final List<String> ALL_STAGES = ['Build and deploy to dev', 'Test', 'Build image', 'Verify and deploy to dev',
+                                            'Scan', 'SBOM and signature', 'Validate manifests', 'Deploy to dev', 'Promote to prod']
+    public static final File JCASC = new File(PipelineHarness.LIB_ROOT, 'jcasc/jenkins-lib.yaml')
+    public static final File TEST_ALL = new File(PipelineHarness.REPO_ROOT, 'scripts/test-all.sh')
 
     private DeclarativeStub stub(String branch, String tag = null, String previous = 'SUCCESS') {
         h.env.BRANCH_NAME = branch
@@ -30,9 +32,63 @@ class JenkinsfileTest extends LibTestCase {
             .parse(JENKINSFILE.text, 'Jenkinsfile')
     }
 
+    /** [name, version] of the Jenkinsfile's one @Library line. */
+    static List<String> libraryReference(String jenkinsfile) {
+        List refs = (jenkinsfile =~ /(?m)^@Library\('([^'@]+)@([^']+)'\) _$/).collect { [it[1], it[2]] }
+        assert refs.size() == 1: 'the Jenkinsfile must load exactly one library at a named version'
+        refs[0]
+    }
+
+    static String git(String... args) {
+        Process p = (['git', '-C', PipelineHarness.REPO_ROOT.path] + (args as List)).execute()
+        StringBuilder out = new StringBuilder()
+        p.waitForProcessOutput(out, new StringBuilder())
+        p.exitValue() == 0 ? out.toString().trim() : null
+    }
+
     @Test
-    void loadsTheLibraryAtAFixedTag() {
-        assert JENKINSFILE.text =~ /(?m)^@Library\('jenkins-lib@v\d+\.\d+\.\d+'\) _$/
+    void libraryReferenceJcascAndRepositoryAgree() {
+        List<String> ref = libraryReference(JENKINSFILE.text)
+        String name = ref[0]
+        String version = ref[1]
+        Map lib = JcascYaml.library(JCASC, name)
+        assert lib: "${JCASC.name} registers no library '${name}'"
+        // The library is this repository's jenkins-lib/ folder, loaded at a ref that exists.
+        assert lib.retriever.modernSCM.libraryPath == PipelineHarness.LIB_ROOT.name + '/'
+        assert version == lib.defaultVersion || lib.allowVersionOverride: "version ${version} needs allowVersionOverride"
+        assert git('rev-parse', '--verify', '--quiet', "refs/heads/${version}") ||
+               git('rev-parse', '--verify', '--quiet', "refs/tags/${version}"):
+            "@Library names ${version}, which is no branch or tag of this repository"
+        assert git('ls-tree', '--name-only', version, "${PipelineHarness.LIB_ROOT.name}/vars/")?.contains('buildImage.groovy'):
+            "${version} has no ${PipelineHarness.LIB_ROOT.name}/vars/"
+        // A branch is what the README documents for a library living beside its Jenkinsfile.
+        assert git('rev-parse', '--verify', '--quiet', "refs/heads/${version}")
+        assert lib.defaultVersion == version
+    }
+
+    @Test
+    void aTagThatDoesNotExistIsCaught() {
+        // The check above, on the old reference: no tag v1.0.0 was ever created.
+        String old = "@Library('jenkins-lib@v1.0.0') _\n"
+        assert libraryReference(old) == ['jenkins-lib', 'v1.0.0']
+        assert !git('rev-parse', '--verify', '--quiet', 'refs/tags/v1.0.0')
+    }
+
+    @Test
+    void theTestStageRunsOrSkipsEverySuiteOfTestAllAndRunsNoneThatNeedsAContainerEngine() {
+        stub('feature/x').run()
+        Map args = h.callsOf('runTests')[0].args[0]
+        String block = (TEST_ALL.text =~ /(?s)\nsuites=\((.*?)\n\)/)[0][1]
+        List<String> all = block.readLines()*.replaceAll(/#.*/, '')*.trim().findAll()
+        assert all.size() >= 6
+        assert (args.suites + (args.skipped.keySet() as List)).sort(false) == all.sort(false)
+        List<String> run = args.suites as List<String>
+        assert run == all.findAll { String suite -> suite in run }: "suites run in the order test-all.sh runs them: ${run} vs ${all}"
+        args.suites.each { String suite ->
+            String text = new File(PipelineHarness.REPO_ROOT, suite).text
+            assert !(text =~ /\b(hello_)?(podman|buildah)\b/): "${suite} needs a container engine but runs in the agent pod"
+        }
+        args.skipped.each { String suite, String reason -> assert reason.length() > 20 }
     }
 
     @Test
@@ -54,21 +110,26 @@ class JenkinsfileTest extends LibTestCase {
         // Stage order as executed, through the library steps.
         List<String> steps = h.calls*.step.findAll { it in ['checkoutSource', 'runTests', 'buildImage', 'scanImage',
             'generateSbom', 'signImage', 'validateManifests', 'deployKustomize', 'input', 'notifySlack'] }
-        assert steps == ['checkoutSource', 'runTests', 'buildImage', 'scanImage', 'generateSbom', 'signImage',
-                         'validateManifests', 'deployKustomize', 'input', 'checkoutSource', 'deployKustomize', 'notifySlack']
+        assert steps == ['checkoutSource', 'runTests', 'checkoutSource', 'buildImage', 'checkoutSource', 'scanImage',
+                         'generateSbom', 'signImage', 'validateManifests', 'deployKustomize', 'input', 'checkoutSource',
+                         'deployKustomize', 'notifySlack']
         assert h.env.IMAGE_REF == IMAGE
         List<Map> deploys = h.callsOf('deployKustomize')*.args*.getAt(0)
         assert deploys == [[environment: 'dev', image: IMAGE], [environment: 'prod', image: IMAGE]]
-        assert h.shCall('kubectl apply -k k8s/overlays/dev').container == 'kubectl'
-        assert h.shCall('kubectl apply -k k8s/overlays/prod').credentials == ['kubeconfig-hello-prod']
+        assert h.shCall('kubectl apply -k build/pinned/dev').container == 'kubectl'
+        assert h.shCall('kubectl apply -k build/pinned/prod').credentials == ['kubeconfig-hello-prod']
         // Tag = commit, built with the in-image builder.
         assert h.shCall('buildah bud').args[0].script.contains("--tag ${REPO}:${PipelineHarness.COMMIT}")
         assert h.shCall('buildah bud').args[0].script.contains('--build-arg BINARY_SOURCE=builder')
-        assert h.shCall('./scripts/test-all.sh').container == 'rust'
+        assert h.shCall('buildah bud').args[0].script.contains("--build-arg REVISION=${PipelineHarness.COMMIT}")
+        assert h.shCall('buildah bud').args[0].script.contains("--build-arg CREATED=${PipelineHarness.COMMIT_DATE}")
+        assert h.shCall('./scripts/test-rust.sh').container == 'rust'
+        assert h.shCall('buildah bud').container == 'buildah'
+        assert h.shCall('trivy image').container == 'trivy'
         Map input = h.callsOf('input')[0].args[0]
         assert input == [message: "Deploy ${IMAGE} (running in dev) to prod?", ok: 'Promote', submitter: 'hello-release']
-        // Two pods: the build pod, then (after approval) the small deploy pod.
-        assert h.callsOf('podTemplate')*.args*.getAt(0)*.defaultContainer == ['rust', 'kubectl']
+        // One pod per privilege level, then (after approval) the small deploy pod.
+        assert h.callsOf('podTemplate')*.args*.getAt(0)*.defaultContainer == ['rust', 'buildah', 'kubectl', 'kubectl']
         assert h.calls.findIndexOf { it.step == 'input' } < h.calls.findLastIndexOf { it.step == 'podTemplate' }
         Map slack = h.callsOf('slackSend')[0].args[0]
         assert slack.color == 'good' && slack.message.contains("succeeded: released ${IMAGE}")
@@ -77,13 +138,13 @@ class JenkinsfileTest extends LibTestCase {
 
     @Test
     void failingTestsSkipEverythingAfterAndNotify() {
-        h.onSh('scripts/test-all.sh', 2)
+        h.onSh('scripts/test-rust.sh', 2)
         DeclarativeStub s = stub('main')
         assert s.run() == 'FAILURE'
-        assert s.stagesWith('SUCCESS') == ['Checkout']
+        assert s.stagesWith('SUCCESS') == []
         assert s.stage('Test').status == 'FAILED' && s.stage('Test').error == 'script returned exit code 2'
-        assert s.stagesWith('SKIPPED_FAILURE') == ['Build image', 'Scan', 'SBOM and signature', 'Validate manifests',
-                                                    'Deploy to dev', 'Promote to prod']
+        assert s.stagesWith('SKIPPED_FAILURE') == ['Build image', 'Verify and deploy to dev', 'Scan', 'SBOM and signature',
+                                                    'Validate manifests', 'Deploy to dev', 'Promote to prod']
         assert !h.shScripts().any { it =~ /buildah|trivy|cosign|kubectl/ }
         assert h.callsOf('input').isEmpty()
         assert s.postRan == ['failure']
@@ -107,7 +168,7 @@ class JenkinsfileTest extends LibTestCase {
         assert s.run() == 'SUCCESS'
         assert s.stagesWith('SKIPPED_WHEN') == ['Deploy to dev', 'Promote to prod']
         assert h.callsOf('input').isEmpty() && h.callsOf('deployKustomize').isEmpty()
-        assert h.callsOf('podTemplate').size() == 1
+        assert h.callsOf('podTemplate').size() == 3
         assert h.callsOf('validateManifests').size() == 1
         // Success of a non-release build after a success: nobody is paged.
         assert s.postRan == ['success'] && h.callsOf('slackSend').isEmpty()
@@ -143,8 +204,8 @@ class JenkinsfileTest extends LibTestCase {
         assert s.run() == 'ABORTED'
         assert s.stage('Deploy to dev').status == 'SUCCESS'
         assert s.stage('Promote to prod').status == 'ABORTED'
-        assert !h.shScripts().any { it.contains('overlays/prod') && it.contains('apply') }
-        assert h.callsOf('podTemplate').size() == 1
+        assert !h.shScripts().any { it.contains('pinned/prod') && it.contains('apply') }
+        assert h.callsOf('podTemplate').size() == 3
         assert s.postRan.isEmpty()
     }
 
@@ -162,6 +223,6 @@ class JenkinsfileTest extends LibTestCase {
     @Test
     void stepsNeedAnAgentInTheStub() {
         h.requireNode = true
-        assert failureOf { h.call('runTests') }.contains('hudson.FilePath is missing')
+        assert failureOf { h.call('runTests', [suites: ['scripts/test-rust.sh']]) }.contains('hudson.FilePath is missing')
     }
 }

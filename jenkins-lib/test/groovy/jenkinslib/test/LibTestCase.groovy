@@ -6,7 +6,8 @@ import org.junit.Before
 /** A fresh harness per test; after each test, no secret value may appear in any step call. */
 abstract class LibTestCase {
 
-    public static final String REPO = 'registry.example.com/platform/hello'
+    /** The image name of the repository's real base Deployment, rendered by the real kubectl. */
+    public static final String REPO = PipelineHarness.repositoryImageName()
     public static final String IMAGE = "${REPO}@${PipelineHarness.DIGEST}"
 
     PipelineHarness h

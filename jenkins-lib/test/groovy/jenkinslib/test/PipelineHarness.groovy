@@ -14,6 +14,9 @@ class PipelineHarness {
     public static final String COMMIT = '0123456789abcdef0123456789abcdef01234567'
     public static final String DIGEST = 'sha256:' + ('ab' * 32)
     public static final String SECRET_MARK = 'SECRET('
+    public static final String COMMIT_DATE = '2026-01-02T03:04:05Z'
+    /** The repository this library lives in: its real k8s/ is what `kubectl kustomize` renders. */
+    public static final File REPO_ROOT = LIB_ROOT.parentFile
 
     final List<Map> calls = []
     final EnvStub env = new EnvStub()
@@ -21,8 +24,8 @@ class PipelineHarness {
     final Binding binding = new Binding()
     /** Workspace files: written by writeFile and simulated commands, read by readFile. */
     final Map<String, String> files = [:]
-    /** The image name the stubbed kustomization uses (set image with another name is a no-op). */
-    String kustomizeImageName = 'hello'
+    /** Renders run here: k8s/ links to the repository's real one, build/ holds files the steps wrote. */
+    private File renderRoot
     /** Answer to `input`: approve, or anything else to reject. */
     String inputAnswer = 'approve'
     /** Container names of the current agent pod; null outside the declarative stub. */
@@ -35,7 +38,6 @@ class PipelineHarness {
     private final List<String> containerStack = []
     private final List<String> credentialStack = []
     private final List<String> dirStack = []
-    private final Map<String, String> pinnedImages = [:]
 
     // Compiled once per JVM: each var's class, and the loader that sees src/.
     public static final CompilerConfiguration CONFIG = compilerConfig()
@@ -118,16 +120,39 @@ class PipelineHarness {
         onSh(/buildah push --digestfile (\S+)/, 0, '') { java.util.regex.Matcher m ->
             files[m.group(1)] = DIGEST + '\n'
         }
-        onSh(/kustomize edit set image (\S+)=(\S+)/, 0, '') { java.util.regex.Matcher m ->
-            if (m.group(1).replace("'", '') == kustomizeImageName) {
-                pinnedImages[dirStack[-1]] = m.group(2).replace("'", '')
-            }
-        }
+        // The real kubectl renders the repository's real k8s/ (plus what the steps wrote under build/).
         onSh(/kubectl kustomize (\S+) > (\S+)/, 0, '') { java.util.regex.Matcher m ->
-            String image = pinnedImages[m.group(1)] ?: 'hello:0.0.0-unpinned'
-            files[m.group(2)] = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n" +
-                "        - name: hello\n          image: ${image}\n"
+            files[m.group(2)] = kustomize(m.group(1))
         }
+        onSh(/git log -1 --date=format-local/, 0, COMMIT_DATE + '\n')
+    }
+
+    /** `kubectl kustomize PATH` on the real repository files; a failure is a failing `sh`. */
+    String kustomize(String path) {
+        if (renderRoot == null) {
+            renderRoot = File.createTempDir('jlib-render', '')
+            renderRoot.deleteOnExit()
+            java.nio.file.Files.createSymbolicLink(new File(renderRoot, 'k8s').toPath(), new File(REPO_ROOT, 'k8s').toPath())
+        }
+        files.findAll { k, v -> k.startsWith('build/') }.each { String k, String v ->
+            File f = new File(renderRoot, k)
+            f.parentFile.mkdirs()
+            f.text = v
+        }
+        Process p = ['kubectl', 'kustomize', new File(renderRoot, path).path].execute()
+        StringBuilder out = new StringBuilder()
+        StringBuilder err = new StringBuilder()
+        p.waitForProcessOutput(out, err)
+        if (p.exitValue() != 0) {
+            throw new StepFailure("kubectl kustomize ${path}: ${err}")
+        }
+        out.toString()
+    }
+
+    /** The image name the repository's base Deployment uses (what the steps must pin). */
+    static String repositoryImageName() {
+        PipelineHarness h = new PipelineHarness()
+        hello.ci.Manifests.workloadImageName(h.kustomize('k8s/base'), 'hello')
     }
 
     private static String shScript(Object arg) {
@@ -251,6 +276,8 @@ class PipelineHarness {
         step('slackSend') { Map m -> [channelId: m.channel, ts: '1700000000.000100'] }
         step('checkout') { scmArg ->
             needNode('checkout')
+            // Jenkins checks out in the container the step runs in: jnlp has git.
+            assert currentContainer() == 'jnlp' || podContainers == null: "checkout in container ${currentContainer()}"
             [GIT_COMMIT: COMMIT, GIT_BRANCH: env.BRANCH_NAME, GIT_URL: 'https://git.example.com/hello.git']
         }
         step('input') { Map m ->

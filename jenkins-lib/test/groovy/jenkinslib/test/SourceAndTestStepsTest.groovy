@@ -11,6 +11,8 @@ class SourceAndTestStepsTest extends LibTestCase {
         assert vars.GIT_COMMIT == PipelineHarness.COMMIT
         assert h.env.GIT_COMMIT == PipelineHarness.COMMIT
         assert h.env.GIT_URL == 'https://git.example.com/hello.git'
+        assert h.env.GIT_COMMIT_DATE == PipelineHarness.COMMIT_DATE
+        assert h.shCall('git log -1').container == 'jnlp'
         Map checkout = h.callsOf('checkout')[0]
         assert checkout.container == 'jnlp'
         assert checkout.args == [[type: 'stub-scm']]
@@ -23,17 +25,31 @@ class SourceAndTestStepsTest extends LibTestCase {
     }
 
     @Test
-    void runTestsRunsTheReadmeCommandWithCi() {
-        h.onSh('test-all', 0, '') { m -> assert h.env.CI == 'true' }
-        h.call('runTests')
-        assert h.shScripts() == ['./scripts/test-all.sh']
+    void commitWithoutADateFails() {
+        h.onSh('git log -1', 0, 'fatal: bad object\n')
+        assert failureOf { h.call('checkoutSource') } ==
+            "checkoutSource: no commit date for ${PipelineHarness.COMMIT} (got 'fatal: bad object')"
+    }
+
+    @Test
+    void runTestsInstallsToolsRunsEachSuiteWithCiAndPrintsWhyOthersAreSkipped() {
+        h.onSh('test', 0, '') { m -> assert h.env.CI == 'true' }
+        h.call('runTests', [suites: ['scripts/test-rust.sh', 'fluentd/test.sh'], skipped: ['k8s/test.sh': 'needs podman']])
+        assert h.shScripts() == ['./scripts/install-tools.sh', './scripts/test-rust.sh', './fluentd/test.sh']
+        assert h.callsOf('sh')*.args*.getAt(0)*.label == ['install tools', 'scripts/test-rust.sh', 'fluentd/test.sh']
+        assert h.callsOf('echo')*.args*.getAt(0)*.toString() == ['runTests: skipping k8s/test.sh: needs podman']
         assert h.env.CI == null
     }
 
     @Test
-    void failingTestsFailTheStep() {
-        h.onSh('test-all', 1)
-        assert failureOf { h.call('runTests') } == 'script returned exit code 1'
+    void failingSuitesFailTheStepAndSkipsNeedAReason() {
+        h.onSh('fluentd', 1)
+        assert failureOf { h.call('runTests', [suites: ['scripts/test-rust.sh', 'fluentd/test.sh', 'k8s/test.sh']]) } ==
+            'script returned exit code 1'
+        assert !h.shScripts().contains('./k8s/test.sh')
+        assert failureOf { h.call('runTests', [:]) }.startsWith('runTests: no suites')
+        assert failureOf { h.call('runTests', [suites: ['a.sh'], skipped: ['b.sh': '']]) } ==
+            'runTests: skipped suite b.sh needs a reason'
     }
 
     @Test

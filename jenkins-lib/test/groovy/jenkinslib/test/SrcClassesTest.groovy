@@ -131,4 +131,39 @@ class SrcClassesTest {
         ImageRef back = input.readObject() as ImageRef
         assert back.toString() == r.toString()
     }
+
+    @Test
+    void manifestsReadTheImageOfTheRealRenderedBase() {
+        String rendered = new PipelineHarness().kustomize('k8s/base')
+        List<String> images = hello.ci.Manifests.deploymentImages(rendered, 'hello')
+        assert images.size() == 1
+        assert hello.ci.Manifests.workloadImageName(rendered, 'hello') == ImageRef.parse(images[0]).repository
+        assert hello.ci.Manifests.deploymentImages(rendered, 'nope') == []
+        try {
+            hello.ci.Manifests.workloadImageName(rendered, 'nope')
+            assert false
+        } catch (IllegalArgumentException e) {
+            assert e.message == "expected one image in Deployment 'nope', found none (pass name: explicitly)"
+        }
+        String two = rendered.replaceFirst(/(?m)^(\s+)image: (\S+)$/, '$1image: $2\n$1name: x\n      - image: other.example.com/sidecar:1')
+        try {
+            hello.ci.Manifests.workloadImageName(two, 'hello')
+            assert false
+        } catch (IllegalArgumentException e) {
+            assert e.message.contains('other.example.com/sidecar')
+        }
+    }
+
+    @Test
+    void pinnedLayersStayInsideTheWorkspace() {
+        assert hello.ci.Manifests.pinnedDir('k8s/overlays/prod/') == 'build/pinned/prod'
+        ['/etc', '../x', 'k8s/../..', '', null].each { String bad ->
+            try {
+                hello.ci.Manifests.pinnedDir(bad)
+                assert false: bad
+            } catch (IllegalArgumentException e) {
+                assert e.message.startsWith('overlay must be a relative path')
+            }
+        }
+    }
 }
