@@ -90,6 +90,14 @@ def main():
           and adm["metadata"]["labels"].get("app.kubernetes.io/component") == "metrics",
           "headless Service hello-admin: port admin, labels name=hello component=metrics (ServiceMonitor selector)",
           adm and (adm["metadata"]["labels"], adm["spec"]))
+    # The ServiceMonitor (observability/) must pick exactly this Service and scrape its admin port.
+    sm = yaml.safe_load(open(os.path.join(root, "observability/prometheus/servicemonitor.yaml")))
+    picked = [s["metadata"]["name"] for s in by_kind(objs, "Service")
+              if s["metadata"]["namespace"] in sm["spec"]["namespaceSelector"]["matchNames"]
+              and C.label_match(sm["spec"]["selector"], s["metadata"].get("labels"))]
+    check(picked == ["hello-admin"] and [e["port"] for e in sm["spec"]["endpoints"]] == ["admin"],
+          "observability/prometheus/servicemonitor.yaml selects only hello-admin and scrapes port admin",
+          f'selects {picked}, ports {[e["port"] for e in sm["spec"]["endpoints"]]}')
     others = [s["metadata"]["name"] for s in by_kind(objs, "Service") if s["metadata"]["name"] != "hello-admin"
               and any(p.get("targetPort") in ("admin", 8081) for p in s["spec"]["ports"])]
     check(not others, "no other Service reaches the admin port", others)
