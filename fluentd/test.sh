@@ -7,7 +7,8 @@
 #   4. fluentd config syntax, plugins the pinned image ships, routing, policies
 #   5. PrometheusRule: promtool check + unit tests
 #   6. the CRI contract against the real service's stdout (needs $HELLO_BIN)
-#   7. negative controls: broken inputs must make checks 4-6 fail
+#      and another container's JSON lines with odd or missing timestamps
+#   7. negative controls: broken inputs must make checks 1 and 4-6 fail
 # Exits non-zero on any failure; last line: "fluentd: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -93,6 +94,48 @@ diff = [k for k in diff if k != ds]
 assert not diff, diff
 print(len(a), "objects in each")' "$WORK/active-active.yaml" "$WORK/active-passive.yaml"
 
+# Forwarders start while aggregators are absent: their <server> names are the
+# StatefulSet's pod names under its headless Service, which publishes pods
+# that are not ready yet (a forwarder also ignores names that do not resolve
+# at start-up: checked with the config in 4).
+discovery() { # discovery RENDERED.yaml FORWARDER.json
+  "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sts = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "fluentd-aggregator")
+svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == sts["spec"]["serviceName"])
+errors = []
+if svc["spec"].get("clusterIP") != "None":
+    errors.append(f"Service {svc['metadata']['name']} is not headless")
+if svc["spec"].get("publishNotReadyAddresses") is not True:
+    errors.append(f"Service {svc['metadata']['name']}: publishNotReadyAddresses is not true "
+                  "(an aggregator that is not ready has no DNS name, forwarders cannot even try it)")
+ns = sts["metadata"]["namespace"]
+pods = {f"{sts['metadata']['name']}-{i}.{svc['metadata']['name']}.{ns}.svc.cluster.local"
+        for i in range(sts["spec"]["replicas"])}
+port = next(p["port"] for p in svc["spec"]["ports"] if p["name"] == "forward")
+def walk(e):
+    yield e
+    for c in e["children"]:
+        yield from walk(c)
+servers = [e["params"] for e in walk(json.load(open(sys.argv[2]))) if e["name"] == "server"]
+hosts = {s["host"] for s in servers}
+if hosts != pods:
+    errors.append(f"<server> hosts {sorted(hosts)} != the StatefulSet's pods {sorted(pods)}")
+if any(int(s.get("port", 24224)) != port for s in servers):
+    errors.append(f"a <server> port is not the Service's forward port {port}")
+for e in errors:
+    print(e)
+print(f"{len(servers)} servers = {sts['spec']['replicas']} pods of {sts['metadata']['name']} under headless "
+      f"Service {svc['metadata']['name']} (publishNotReadyAddresses {svc['spec'].get('publishNotReadyAddresses')})")
+sys.exit(1 if errors else 0)
+PYEOF
+}
+for o in active-active active-passive; do
+  run "overlays/$o: <server> names are the aggregator pods under a headless Service that publishes not-ready pods" \
+    discovery "$WORK/$o.yaml" "$WORK/$o.fwd.json"
+done
+
 echo "== 2. schemas"
 CRD_DIR="$HELLO_ROOT/observability/schemas/crds"
 for o in active-active active-passive; do
@@ -158,6 +201,40 @@ echo "== 4. fluentd config"
 run "configs parse, plugins are shipped by the image, routes and policies hold" \
   "$PY" "$F/tools/fluentconf.py" check "$WORK/active-active.yaml" "$WORK/active-passive.yaml"
 
+# The README's `fluentd --dry-run` commands (outside a cluster): they extract
+# the ConfigMaps this suite checks, and set every environment variable the
+# configs read without a default (an unset KAFKA_BROKERS fails kafka2's
+# configure). Name resolution is covered by ignore_network_errors_at_startup.
+dryrun_doc() {
+  "$PY" - "$F/README.md" "$WORK/active-active.yaml" <<'PYEOF'
+import re, sys, yaml
+readme = open(sys.argv[1]).read()
+block = re.search(r"<!-- dry-run -->\n```bash\n(.*?)```", readme, re.S)
+if not block:
+    sys.exit("README has no <!-- dry-run --> command block")
+cmds = block.group(1)
+errors = []
+for d in yaml.safe_load_all(open(sys.argv[2])):
+    if not d or d["kind"] != "ConfigMap" or "fluent.conf" not in d["data"]:
+        continue
+    cm = d["metadata"]["name"].rsplit("-", 1)[0]
+    line = next((l for l in cmds.splitlines() if "--dry-run" in l and f"/{cm}:" in l), None)
+    if not re.search(rf"fluentconf.py extract \S+ {cm} ", cmds) or not line:
+        errors.append(f"no extract + dry-run command for {cm}")
+        continue
+    text = "".join(d["data"].values())
+    envs = set(re.findall(r"#\{ENV\['(\w+)'\]\}", text))
+    missing = sorted(e for e in envs if f"-e {e}=" not in line)
+    if missing:
+        errors.append(f"{cm}: the dry-run command does not set {missing}")
+    print(f"{cm}: dry-run command sets {sorted(envs) or 'no variables'}")
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)
+PYEOF
+}
+run "README's fluentd --dry-run commands extract both configs and set every variable they read" dryrun_doc
+
 echo "== 5. PrometheusRule"
 "$PY" - "$WORK/active-active.yaml" "$WORK/rules.yaml" <<'EOF'
 import sys, yaml
@@ -166,6 +243,8 @@ groups = [g for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] ==
 yaml.safe_dump({"groups": groups}, open(sys.argv[2], "w"), sort_keys=False)
 EOF
 cp "$F/monitoring/prometheusrule.test.yaml" "$WORK/"
+run "every alert: severity, summary, description, runbook_url to a section of fluentd/RUNBOOK.md" \
+  "$PY" observability/lib/promrules.py extract "$WORK/active-active.yaml" "$WORK/rules-meta.yaml" "$F/RUNBOOK.md" "$F/monitoring"
 run "promtool check rules" promtool check rules "$WORK/rules.yaml"
 run "promtool test rules (prometheusrule.test.yaml)" promtool test rules "$WORK/prometheusrule.test.yaml"
 
@@ -174,7 +253,8 @@ run "the CRI writer splits lines where containerd does" python3 "$F/tools/cri_wr
 contract() { # contract FORWARDER.json AGGREGATOR.json [CRI variant]
   local v="${3:-small}"
   ruby "$F/tools/cri_contract.rb" "$1" "$2" "$WORK/cri-$v.log" "$WORK/hello.stdout" "$WORK/time-samples.txt" \
-    "$(cat "$WORK/cri-$v.maxlen")" "$([ "$v" = small ] && echo require-partial)"
+    "$(cat "$WORK/cri-$v.maxlen")" "$WORK/cri-other.log" "$F/tools/other-container-lines.jsonl" \
+    "$([ "$v" = small ] && echo require-partial)"
 }
 have_capture=false
 if [ ! -x "$HELLO_BIN" ]; then
@@ -222,6 +302,8 @@ else
       --max-len "$(cat "$WORK/cri-$v.maxlen")"
   done
   python3 "$F/tools/cri_wrap.py" --time-samples >"$WORK/time-samples.txt"
+  # Another container on the node: JSON lines with odd or missing timestamps.
+  python3 "$F/tools/cri_wrap.py" "$WORK/cri-other.log" stdout="$F/tools/other-container-lines.jsonl"
   have_capture=true
   for o in active-active active-passive; do
     run "contract with overlays/$o, runtime line limit 256 B" contract "$WORK/$o.fwd.json" "$WORK/$o.agg.json" small
@@ -252,6 +334,18 @@ mutate "$R" "$m" "@type kafka2" "@type kafka3" && expect_fail "an output plugin 
 mutate "$R" "$m" "    require_ack_response true" "    require_ack_response false" && expect_fail "forward without acks" "$PY" "$F/tools/fluentconf.py" check "$m"
 mutate "$R" "$m" "  </filter>" "  </match>" && expect_fail "a section closed by the wrong tag" "$PY" "$F/tools/fluentconf.py" check "$m"
 mutate "$R" "$m" "@label @KUBERNETES" "@label @KUBERNETEZ" && expect_fail "a reference to an undefined label" "$PY" "$F/tools/fluentconf.py" check "$m"
+mutate "$R" "$m" "    ignore_network_errors_at_startup true" "" && expect_fail "forward output that exits while an aggregator does not resolve" "$PY" "$F/tools/fluentconf.py" check "$m"
+mutate "$R" "$m" "<label @ERROR>" "<label @ERRORS>" && expect_fail "records reported to @ERROR with no <label @ERROR>" "$PY" "$F/tools/fluentconf.py" check "$m"
+mutate "$R" "$m" "    reserve_time true" "    reserve_time false" && expect_fail "a JSON parser filter that can drop a line for its time" "$PY" "$F/tools/fluentconf.py" check "$m"
+"$PY" - "$R" "$m" <<'PYEOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Service" and d["metadata"]["name"] == "fluentd-aggregator":
+        del d["spec"]["publishNotReadyAddresses"]
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"), sort_keys=False)
+PYEOF
+expect_fail "an aggregator Service that hides pods that are not ready" discovery "$m" "$WORK/active-active.fwd.json"
 sed 's/> 600/> 6000/' "$WORK/rules.yaml" >"$WORK/neg-rules.yaml" && sed 's/rules.yaml/neg-rules.yaml/' "$WORK/prometheusrule.test.yaml" >"$WORK/neg-test.yaml"
 expect_fail "a changed alert threshold" promtool test rules "$WORK/neg-test.yaml"
 if $have_capture; then
@@ -263,7 +357,10 @@ if $have_capture; then
   neg_contract "concat joins partial records with a newline" 'separator ""' 'separator "\n"'
   neg_contract "CRI time format without a zone-aware fallback" "time_format_fallbacks %Y-%m-%dT%H:%M:%S%z" "time_format_fallbacks %Y-%m-%dT%H:%M:%S.%N%z"
   neg_contract "the CRI regex names the message group differently" "(?<log>.*)" "(?<msg>.*)"
-  neg_contract "reserve_time true (CRI time instead of the app's)" "reserve_time false" "reserve_time true"
+  neg_contract "reserve_time true in the time step (CRI time instead of the app's)" "reserve_time false" "reserve_time true"
+  neg_contract "the time expression accepts ten fraction digits" '(?:\.\d{1,9})?' '(?:\.\d{1,10})?'
+  neg_contract "the JSON step reads timestamp itself (drops epoch numbers)" "time_key fluentd_json_time_unused" "time_key timestamp"
+  neg_contract "records with the CRI time are not reported (not counted)" "    emit_invalid_record_to_error true" "    emit_invalid_record_to_error false"
   neg_contract "the app time format in microseconds" "time_format %Y-%m-%dT%H:%M:%S.%N%z
       time_format_fallbacks" "time_format %Y-%m-%dT%H:%M:%S.%6N%z
       time_format_fallbacks"

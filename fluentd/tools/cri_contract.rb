@@ -12,10 +12,16 @@
 #   in_tail + parser_regexp  -> named captures, time_key removed, time parsed
 #   Fluent::TimeParser / MixedTimeParser (lib/fluent/time.rb)
 #   filter_concat, partial_cri mode (fluent-plugin-concat 2.6)
-#   filter_parser + parser_json (reserve_data, reserve_time, keep_time_key)
+#   filter_parser (lib/fluent/plugin/filter_parser.rb, every parser filter of
+#   the @KUBERNETES label in config order) with parser_regexp / parser_json,
+#   Parser#parse_time, and Filter#filter_stream (an exception drops the
+#   record and reports it to @ERROR)
 #
-# Usage: ruby cri_contract.rb FORWARDER.json AGGREGATOR.json CRI.log STDOUT.txt TIME_SAMPLES.txt MAX_LEN [require-partial]
+# Usage: ruby cri_contract.rb FORWARDER.json AGGREGATOR.json CRI.log STDOUT.txt TIME_SAMPLES.txt MAX_LEN \
+#            OTHER_CRI.log OTHER_LINES.txt [require-partial]
 #   MAX_LEN: the runtime's max line size the CRI file was written with;
+#   OTHER_CRI.log / OTHER_LINES.txt: another container's JSON lines (odd or
+#   missing timestamps) and the CRI file written from them;
 #   require-partial: at least one line must exceed it (so P records are exercised).
 
 require 'json'
@@ -112,13 +118,21 @@ cri_lines.pop if cri_lines.last == ''
 stdout_lines = File.binread(ARGV[3]).split("\n").reject(&:empty?)
 time_samples = File.read(ARGV[4]).lines.map(&:split)
 max_len = Integer(ARGV[5])
+other_cri_lines = File.binread(ARGV[6]).split("\n").reject(&:empty?)
+other_lines = File.binread(ARGV[7]).split("\n").reject(&:empty?)
+require_partial = ARGV[8] == 'require-partial'
 over = stdout_lines.count { |l| l.bytesize > max_len }
 
 tail = find_all(fwd, 'source', 'tail').first or abort 'no tail source in the forwarder config'
 cri_parse = child(tail, 'parse')
 concat = find_all(fwd, 'filter', 'concat').first or abort 'no concat filter'
-json_filter = find_all(fwd, 'filter', 'parser').first or abort 'no parser filter'
+parser_filters = find_all(fwd, 'filter', 'parser')
+abort 'no parser filter' if parser_filters.empty?
+json_filter = parser_filters.find { |f| child(f, 'parse')['params']['@type'] == 'json' } or abort 'no json parser filter'
 json_parse = child(json_filter, 'parse')
+# the filter whose parser reads the app's time (time_key is a field it captures or parses)
+time_filter = parser_filters.find { |f| child(f, 'parse')['params']['time_format'] } or abort 'no parser filter reads a time'
+time_parse = child(time_filter, 'parse')
 kafka = find_all(agg, 'match', 'kafka2').first or abort 'no kafka2 output in the aggregator config'
 
 cp = cri_parse['params']
@@ -127,7 +141,7 @@ jf = json_filter['params']
 jp = json_parse['params']
 puts "  config: CRI regex #{cp['expression']}"
 puts "  config: CRI time #{cp['time_format']} (+ #{cp['time_format_fallbacks'] || 'no fallback'}); " \
-     "app time #{jp['time_key']} #{jp['time_format']}"
+     "app time from #{time_filter['params']['@id']} (#{time_parse['params']['@type']}) #{time_parse['params']['time_format']}"
 
 # --- the config's own consistency (names flow from one stage to the next)
 cri_re = config_regexp(cp['expression'])
@@ -141,10 +155,8 @@ check(groups.include?(cc['stream_identity_key']), "CRI regex captures concat's s
 check(!groups.include?(cc['partial_cri_stream_key']),
       "concat's partial_cri_stream_key (#{cc['partial_cri_stream_key']}) is deleted by concat, so it must not be a captured field")
 check(bool(cc['use_partial_cri_logtag']), 'concat joins CRI partial records (use_partial_cri_logtag)')
-check(jf['key_name'] == cc['key'], "the JSON parser reads the joined field (#{jf['key_name']})")
-check(bool(jf['reserve_data']), 'non-JSON lines are kept (reserve_data true)')
-check(!bool(jf['reserve_time']), "the app's time becomes the event time (reserve_time false)")
-check(bool(jp['keep_time_key']), "the record keeps #{jp['time_key']} (keep_time_key true)")
+check(parser_filters.all? { |f| f['params']['key_name'] == cc['key'] }, "the parser filters read the joined field (#{cc['key']})")
+check(parser_filters.all? { |f| bool(f['params']['reserve_data']) }, 'records a parser does not match are kept (reserve_data true everywhere)')
 
 # --- tail path / exclude_path against kubelet's file names
 cid = 'a' * 64
@@ -199,58 +211,150 @@ cri_lines.each do |line|
 end
 check(unmatched.zero?, "every CRI record matches the config's regex (#{cri_lines.size} records, #{unmatched} unmatched)")
 check(buffers.values.all?(&:empty?), 'no partial record is left waiting for its F record')
-check(ARGV[6] != 'require-partial' || over.positive?,
+check(!require_partial || over.positive?,
       "#{over} of the service's lines exceed the runtime's #{max_len}-byte line limit")
 check(partial_records.positive? == over.positive?, "lines over #{max_len} bytes came as P records (#{partial_records} P records)")
 
-parsed = []
-plain = []
-events.each do |t, rec, nparts|
-  raw = rec[jf['key_name']]
-  values = (JSON.parse(raw) rescue nil)
-  unless values.is_a?(Hash)
-    plain << rec # reserve_data: passes unchanged
-    next
-  end
-  tv = values[jp['time_key']]
-  et = begin
-    app_time.call(tv)
-  rescue StandardError
-    nil # fluentd: ParserError -> the record is dropped, even with reserve_data
-  end
-  next parsed << [nil, rec, values, nparts, raw] unless et
+# --- filter_parser, as fluentd runs it (one filter after the other).
+class ParserError < StandardError; end
+NOW = :parse_time_now # Fluent::EventTime.now: never the CRI time nor the app's
 
-  values.delete(jp['time_key']) unless bool(jp['keep_time_key'])
-  et = t if bool(jf['reserve_time'])
-  out = rec.dup
-  out.delete(jf['key_name']) if bool(jf['remove_key_name_field'])
-  parsed << [et, out.merge(values), values, nparts, raw]
+def time_reader(pp)
+  return nil unless pp['time_format']
+  time_parser('params' => pp)
 end
 
+# Parser#parse_time: nil, NOW, or [sec, nsec]; raises ParserError.
+def parse_time(pp, values, reader)
+  tk = pp.fetch('time_key', pp['@type'] == 'json' ? 'time' : nil)
+  if tk && values.key?(tk)
+    src = bool(pp['keep_time_key']) ? values[tk] : values.delete(tk)
+    begin
+      return reader.call(src) if reader
+      raise ParserError, "value must be string: #{src}" unless src.is_a?(String)
+      t = Time.parse(src) # fluentd's TimeParser without a time_format
+      return [t.to_i, t.nsec]
+    rescue StandardError => e
+      raise ParserError, e.message
+    end
+  end
+  pp.fetch('estimate_current_event', 'true') == 'true' ? NOW : nil
+end
+
+# parser_regexp / parser_json: the first (time, values) they yield, or
+# [nil, nil] (no match / not a JSON object), or :none (nothing yielded).
+def run_parser(pp, raw, reader, re)
+  case pp['@type']
+  when 'regexp'
+    m = re.match(raw) # a non-String raw value raises, as in fluentd
+    return [nil, nil] unless m
+    values = m.names.map { |n| [n, m[n]] }.reject { |_, v| v.nil? }.to_h
+    [parse_time(pp, values, reader), values]
+  when 'json'
+    raise TypeError, "no implicit conversion of #{raw.class} into String" unless raw.is_a?(String)
+    doc = begin
+      JSON.parse(raw)
+    rescue JSON::ParserError, EncodingError
+      return [nil, nil]
+    end
+    if doc.is_a?(Hash)
+      [parse_time(pp, doc, reader), doc]
+    elsif doc.is_a?(Array)
+      return :none if doc.empty?
+      doc.first.is_a?(Hash) ? [parse_time(pp, doc.first, reader), doc.first] : [nil, nil]
+    else
+      [nil, nil]
+    end
+  else
+    raise "parser #{pp['@type']} not modelled by this check"
+  end
+end
+
+# filter_with_time + filter_stream: [time, record] or nil (dropped); a record
+# reported to @ERROR is appended to `reported` with whether it went on.
+def filter_parser(f, t, rec, reported)
+  fp = f['params']
+  pp = child(f, 'parse')['params']
+  @readers ||= {}
+  reader = (@readers[f['params']['@id']] ||= [time_reader(pp)]).first
+  re = pp['@type'] == 'regexp' ? config_regexp(pp['expression']) : nil
+  emit = fp.fetch('emit_invalid_record_to_error', 'true') == 'true'
+  raw = rec[fp['key_name']]
+  if raw.nil?
+    reported << [rec, bool(fp['reserve_data'])] if emit
+    return bool(fp['reserve_data']) ? [t, rec] : nil
+  end
+  begin
+    pt, values = run_parser(pp, raw, reader, re.nil? ? nil : re)
+  rescue StandardError
+    reported << [rec, false] if emit # raised, and filter_stream reports it; dropped
+    return nil
+  end
+  return nil if pt == :none
+  unless values
+    reported << [rec, bool(fp['reserve_data'])] if emit
+    return bool(fp['reserve_data']) ? [t, rec] : nil
+  end
+  nt = bool(fp['reserve_time']) ? t : (pt.nil? ? t : pt)
+  rec = rec.dup
+  rec.delete(fp['key_name']) if bool(fp['remove_key_name_field'])
+  [nt, bool(fp['reserve_data']) ? rec.merge(values) : values]
+end
+
+def pipeline(filters, events, reported)
+  events.map do |t, rec, nparts|
+    out = [t, rec]
+    filters.each do |f|
+      out = filter_parser(f, out[0], out[1], reported)
+      break unless out
+    end
+    out && [out[0], out[1], t, rec[JOINED_KEY], nparts]
+  end
+end
+
+# --- the service's stream and the plain stderr lines
+JOINED_KEY = cc['key']
+reported = []
+shipped = pipeline(parser_filters, events, reported)
+parsed = []
+plain = []
+dropped = 0
+shipped.each do |o|
+  next dropped += 1 unless o
+
+  et, out, cri_t, raw, nparts = o
+  if out.key?(jf['key_name'])
+    plain << [et, out, cri_t]
+  else
+    parsed << [et, out, JSON.parse(raw), nparts, raw]
+  end
+end
+check(dropped.zero?, "no record of the service's container is dropped (#{dropped} dropped)")
 check(parsed.size == stdout_lines.size,
       "every stdout line of the service became one JSON record (#{parsed.size} of #{stdout_lines.size})")
-check(parsed.all? { |et, *| et }, "every app #{jp['time_key']} parses with the config's time format (else fluentd drops the line)")
+check(parsed.all? { |et, *| et.is_a?(Array) }, 'every service line got its event time from its timestamp')
 joined_raw = parsed.map { |p| p[4] }
 check(joined_raw == stdout_lines, 'the joined records are byte-for-byte the lines the service wrote, in order')
 long = parsed.select { |p| p[3] > 1 }
 check(long.size == over && long.all? { |p| p[4].bytesize > max_len },
       "each of the #{over} lines over #{max_len} bytes was re-joined (from up to #{long.map { |p| p[3] }.max || 1} CRI records)")
-check(plain.any? { |r| r['stream'] == 'stderr' && r[jf['key_name']] },
+check(plain.any? { |_, r| r['stream'] == 'stderr' && r[jf['key_name']] },
       "non-JSON lines pass through with #{jf['key_name']} and stream kept")
+check(plain.all? { |et, _, cri_t| et == cri_t }, 'non-JSON lines keep the CRI time as event time')
 
 events_ok = parsed.select(&:first)
-check(events_ok.all? { |et, _, v| et == rfc3339_ns(v[jp['time_key']]) },
-      "event time == the line's #{jp['time_key']} to the nanosecond")
+check(events_ok.all? { |et, _, v| et == rfc3339_ns(v['timestamp']) },
+      "event time == the line's timestamp to the nanosecond")
 check(events_ok.all? { |_, out, v| v.all? { |k, val| out[k] == val } },
       'every field of the line is in the record (nothing renamed or dropped)')
 check(events_ok.all? { |_, out| out['stream'] == 'stdout' && !out.key?(cc['partial_cri_logtag_key']) },
       "records keep stream=stdout and lose the CRI #{cc['partial_cri_logtag_key']}")
 
-# --- DESIGN.md log fields, as the records carry them
+# --- the log fields the service documents, as the records carry them
 vals = events_ok.map { |p| p[2] }
 levels = %w[TRACE DEBUG INFO WARN ERROR]
-check(vals.all? { |v| v[jp['time_key']].is_a?(String) && v[jp['time_key']].match?(/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z\z/) },
-      "#{jp['time_key']} is RFC 3339 UTC with nanoseconds")
+check(vals.all? { |v| v['timestamp'].is_a?(String) && v['timestamp'].match?(/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z\z/) },
+      'timestamp is RFC 3339 UTC with nanoseconds')
 check(vals.all? { |v| levels.include?(v['level']) && v['target'].is_a?(String) && v.key?('message') },
       'every line has level (TRACE..ERROR), target, message')
 access_keys = %w[http.request.method url.path http.route http.response.status_code duration_ms user_agent.original]
@@ -261,6 +365,93 @@ key = kafka['params']['message_key_key']
 check(access.all? { |v| v[key].to_s.match?(/\A[0-9a-f]{32}\z/) && v['span_id'].to_s.match?(/\A[0-9a-f]{16}\z/) },
       "access-log lines carry #{key} (the Kafka message key) and span_id as W3C hex")
 check(access.any? { |v| v['http.response.status_code'].to_s == '500' }, 'the error request (/v1/status/500) is in the records')
+
+
+# --- another container's JSON lines: odd or missing timestamps
+# Expected independently of the config: a line whose first key is
+# "timestamp" holding a valid RFC 3339 time gets that time; every other
+# line keeps the CRI time. Every line arrives exactly once, all fields
+# unchanged.
+def rfc3339_valid(str)
+  m = /\A(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|([+-])(\d\d):(\d\d))\z/.match(str) or return false
+  (1..12).cover?(m[2].to_i) && (1..31).cover?(m[3].to_i) && m[4].to_i < 24 && m[5].to_i < 60 && m[6].to_i < 60 &&
+    (m[8] == 'Z' || (m[10].to_i < 24 && m[11].to_i < 60))
+end
+
+def expected_app_time(line)
+  doc = JSON.parse(line)
+  k, v = doc.first
+  k == 'timestamp' && v.is_a?(String) && rfc3339_valid(v) ? rfc3339_ns(v) : nil
+end
+
+other_events = other_cri_lines.map do |line|
+  m = cri_re.match(line) or next nil
+  rec = m.names.zip(m.captures).to_h
+  t = cri_time.call(rec.delete(time_key))
+  rec.delete(cc['partial_cri_logtag_key'])
+  [t, rec, 1]
+end
+check(other_events.size == other_lines.size && other_events.all?,
+      "the other container's #{other_lines.size} lines are single F records the CRI regex matches")
+other_reported = []
+other_out = pipeline(parser_filters, other_events.compact, other_reported)
+other_lines.each_with_index do |line, i|
+  o = other_out[i]
+  want_t = expected_app_time(line)
+  label = line.size > 60 ? "#{line[0, 57]}..." : line
+  unless o
+    check(false, "other container: #{label} is dropped")
+    next
+  end
+  et, out, cri_t = o
+  fields_ok = JSON.parse(line).all? { |k, v| out.key?(k) && out[k] == v } && !out.key?(jf['key_name'])
+  time_ok = want_t ? et == want_t : et == cri_t
+  check(fields_ok && time_ok,
+        "other container: #{label} arrives once, fields unchanged, event time = #{want_t ? 'its timestamp' : 'the CRI time'}")
+end
+
+# --- counting: every record shipped with the CRI time is reported to @ERROR
+# (where the config counts it) exactly once; none shipped with its own time is.
+error_label = fwd['children'].find { |c| c['name'] == 'label' && c['arg'] == '@ERROR' }
+counter = error_label && error_label['children'].find do |c|
+  c['name'] == 'match' && c['params']['@type'] == 'prometheus' &&
+    c['children'].any? { |m| m['name'] == 'metric' && m['params']['type'] == 'counter' }
+end
+check(!counter.nil?, '<label @ERROR> counts the records reported there (prometheus counter)')
+all_out = (shipped + other_out).compact
+all_reported = reported + other_reported
+cri_timed = all_out.select { |et, _, cri_t| et == cri_t }.map { |o| o[1] }
+reported_ok = all_reported.select { |_, went_on| went_on }
+check(all_reported.none? { |_, went_on| !went_on }, 'no record reported to @ERROR was dropped')
+check(reported_ok.size == cri_timed.size && !cri_timed.empty?,
+      "records shipped with the CRI time: #{cri_timed.size}, reported (counted): #{reported_ok.size}")
+check(all_out.none? { |et, *| et == NOW }, 'no record gets the parse time as event time (estimate_current_event)')
+
+# --- the time expression never accepts a string its time formats cannot
+# parse to the same instant (else fluentd would drop that line)
+tp = time_filter['params']
+if child(time_filter, 'parse')['params']['@type'] == 'regexp'
+  app_re = config_regexp(time_parse['params']['expression'])
+  reader = time_parser(time_parse)
+  rng = Random.new(16)
+  tried = 0
+  bad = []
+  frac = ->(n) { n.zero? ? '' : ".#{Array.new(n) { rng.rand(10) }.join}" }
+  zone = -> { ['Z', 'z', "+#{format('%02d', rng.rand(30))}:#{format('%02d', rng.rand(70))}", "-0#{rng.rand(10)}:00", '+0200', ''][rng.rand(6)] }
+  20_000.times do
+    ts = format('%04d-%02d-%02dT%02d:%02d:%02d', rng.rand(10_000), rng.rand(15), rng.rand(35), rng.rand(27), rng.rand(63), rng.rand(63)) +
+         frac.call(rng.rand(13)) + zone.call
+    m = app_re.match(%({"timestamp":"#{ts}"}))
+    next unless m
+
+    tried += 1
+    got = (reader.call(m[time_parse['params']['time_key']]) rescue nil)
+    bad << ts unless got && got == rfc3339_ns(ts)
+  end
+  check(tried > 1000 && bad.empty?,
+        "#{tp['@id']}: every one of #{tried} matching random timestamps parses to its own instant" \
+        "#{bad.empty? ? '' : " (not: #{bad.first(3).join(', ')})"}")
+end
 
 puts "  #{$checks - $failures} passed, #{$failures} failed"
 exit($failures.zero? ? 0 : 1)

@@ -16,6 +16,9 @@ regex, time formats and field names are read from the config, never copied.
 Usage:
   fluentconf.py check RENDERED.yaml            # every fluentd ConfigMap in it
   fluentconf.py dump RENDERED.yaml CONFIGMAP   # JSON tree of CONFIGMAP's fluent.conf
+  fluentconf.py extract RENDERED.yaml CONFIGMAP DIR
+      # writes CONFIGMAP's files into DIR, as the pod mounts them (for
+      # `fluentd --dry-run` in the image, see README)
 """
 import json
 import os
@@ -241,8 +244,8 @@ def check(root, plugins, label):
             if el.get(key):
                 routed.setdefault(el.get(key), []).append(el)
     for name, lab in labels.items():
-        if name == "@FLUENT_LOG":
-            continue  # fluentd routes its own events there
+        if name in ("@FLUENT_LOG", "@ERROR"):
+            continue  # fluentd routes its own events and reported records there
         if name not in routed:
             err(lab, f"<label {name}> is never routed to")
         matches = [c.arg for c in lab.children if c.name == "match"]
@@ -274,6 +277,11 @@ def pipeline_rules(root):
     for out in find(root, "match", "forward"):
         if out.get("require_ack_response") != "true":
             errs.append(f"{out.where}: forward output without require_ack_response true")
+        # out_forward resolves every <server> in configure(): without this a
+        # forwarder exits 1 while an aggregator name does not resolve (their
+        # rollout), and `fluentd --dry-run` fails anywhere outside the cluster.
+        if out.get("ignore_network_errors_at_startup") != "true":
+            errs.append(f"{out.where}: forward output without ignore_network_errors_at_startup true")
         if not [c for c in out.children if c.name == "server"]:
             errs.append(f"{out.where}: forward output with no <server>")
     for out in find(root, "match", "kafka2"):
@@ -294,6 +302,19 @@ def pipeline_rules(root):
             errs.append(f"{out.where}: {out.get('@type')} output must use a file buffer")
         elif not bufs[0].get("overflow_action") or not bufs[0].get("total_limit_size"):
             errs.append(f"{out.where}: buffer needs an explicit overflow_action and total_limit_size")
+    # filter_parser reports to @ERROR unless told not to (default true);
+    # with no <label @ERROR> fluentd logs every such record as a warning.
+    labels = {c.arg for c in root.children if c.name == "label"}
+    for f in find(root, "filter", "parser"):
+        if f.get("emit_invalid_record_to_error", "true") == "true" and "@ERROR" not in labels:
+            errs.append(f"{f.where}: parser filter reports records to @ERROR, but there is no <label @ERROR>")
+        # A record whose time does not parse is dropped even with
+        # reserve_data: a JSON parser must not read a time of its own
+        # unless the filter keeps the event time anyway (reserve_time).
+        parse_el = next((c for c in f.children if c.name == "parse"), None)
+        if parse_el is not None and parse_el.get("@type") == "json" and f.get("reserve_time") != "true":
+            errs.append(f"{f.where}: json parser filter without reserve_time true: a line whose "
+                        f"{parse_el.get('time_key', 'time')} does not parse would be dropped")
     for src in find(root, "source", "tail"):
         for key in ("path", "pos_file", "tag"):
             if not src.get(key):
@@ -337,6 +358,16 @@ def main(argv):
         for name, data in configmaps(argv[2]):
             if base_name(name) == argv[3]:
                 print(json.dumps(parse(data).to_json(), indent=1))
+                return 0
+        print(f"no ConfigMap {argv[3]} in {argv[2]}", file=sys.stderr)
+        return 1
+    if len(argv) == 5 and argv[1] == "extract":
+        for name, data in configmaps(argv[2]):
+            if base_name(name) == argv[3]:
+                os.makedirs(argv[4], exist_ok=True)
+                for fname, text in data.items():
+                    with open(os.path.join(argv[4], fname), "w", encoding="utf-8") as f:
+                        f.write(text)
                 return 0
         print(f"no ConfigMap {argv[3]} in {argv[2]}", file=sys.stderr)
         return 1

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Rule checks that promtool cannot do, for observability/test.sh.
 
-  extract RENDERED_YAML OUT_RULES_FILE RUNBOOK_MD RULE_DIR
-      Merge spec.groups of every PrometheusRule in the rendered kustomization into one
-      Prometheus rules file, and check: every rules/*.yaml file is rendered, group names
-      are unique, every alert has severity/summary/description/runbook_url and its
-      runbook_url anchor is a heading of RUNBOOK_MD.
+  extract RENDERED_YAML[,RENDERED_YAML...] OUT_RULES_FILE RUNBOOK_MD RULE_DIR[,RULE_DIR...]
+      Merge spec.groups of every PrometheusRule in the rendered kustomizations into one
+      Prometheus rules file, and check: every PrometheusRule in a RULE_DIR file is
+      rendered, group names are unique, every alert has severity/summary/description/
+      runbook_url and its runbook_url names RUNBOOK_MD and an anchor that is a heading of it.
+  windows RULES_FILE
+      Every burn-rate alert (an expression comparing two `..._ratio_rate<window>`
+      recording rules) quotes the windows its expression uses: the summary names both
+      ("(1h and 5m windows)"), and the description quotes `$value`, the left-hand
+      (long-window) side of `and`, as "over the last <long window>" before any other
+      window, and no window the expression does not use.
   coverage RULES_FILE TEST_FILE...
       Every alert has at least one promtool test case where it fires and one where it
       must stay silent (exp_alerts empty).
@@ -32,14 +38,17 @@ def slug(heading):
 
 def extract(rendered, out, runbook, rule_dir):
     errors = []
-    docs = [d for d in yaml.safe_load_all(Path(rendered).read_text()) if d]
+    docs = [d for r in rendered.split(",") for d in yaml.safe_load_all(Path(r).read_text()) if d]
     rules = [d for d in docs if d.get("kind") == "PrometheusRule"]
     rendered_names = {d["metadata"]["name"] for d in rules}
-    for f in sorted(Path(rule_dir).glob("*.yaml")):
+    for f in sorted(f for d in rule_dir.split(",") for f in Path(d).glob("*.yaml")):
         for d in yaml.safe_load_all(f.read_text()):
             if d and d.get("kind") == "PrometheusRule" and d["metadata"]["name"] not in rendered_names:
                 errors.append(f"{f}: PrometheusRule {d['metadata']['name']} is not in the kustomization")
     anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", Path(runbook).read_text(), re.M)}
+    # The URL must name this runbook file (repository path), not just any RUNBOOK.md.
+    repo_root = Path(__file__).resolve().parents[2]
+    runbook_path = Path(runbook).resolve().relative_to(repo_root).as_posix()
     groups, seen = [], set()
     for d in rules:
         for g in d["spec"]["groups"]:
@@ -60,12 +69,49 @@ def extract(rendered, out, runbook, rule_dir):
                         errors.append(f"{a}: annotation {k} missing")
                 url = ann.get("runbook_url", "")
                 anchor = url.split("#", 1)[1] if "#" in url else ""
-                if "RUNBOOK.md#" not in url or anchor not in anchors:
-                    errors.append(f"{a}: runbook_url {url!r} has no matching section in {runbook}")
+                if f"/{runbook_path}#" not in url or anchor not in anchors:
+                    errors.append(f"{a}: runbook_url {url!r} has no matching section in {runbook_path}")
     Path(out).write_text(yaml.safe_dump({"groups": groups}, sort_keys=False, width=1000))
     n_alerts = sum(1 for g in groups for r in g["rules"] if "alert" in r)
     n_rec = sum(1 for g in groups for r in g["rules"] if "record" in r)
     print(f"  {len(rules)} PrometheusRules, {len(groups)} groups, {n_alerts} alerts, {n_rec} recording rules")
+    return errors
+
+
+WINDOW = r"(\d+[smhdw])"
+
+
+def windows(rules_file):
+    data = yaml.safe_load(Path(rules_file).read_text())
+    errors, n = [], 0
+    for g in data["groups"]:
+        for r in g["rules"]:
+            if "alert" not in r:
+                continue
+            used = re.findall(r"ratio_rate" + WINDOW + r"\b", r["expr"])
+            if not used:
+                continue
+            n += 1
+            a, ann = r["alert"], r.get("annotations", {})
+            if len(used) != 2 or not re.search(r"\band\b", r["expr"]):
+                errors.append(f"{a}: a burn-rate alert should compare two windows with `and` (found {used})")
+                continue
+            long_w, short_w = used
+            summary, desc = ann.get("summary", ""), " ".join(ann.get("description", "").split())
+            if f"({long_w} and {short_w} windows)" not in summary:
+                errors.append(f"{a}: summary does not name its windows ({long_w} and {short_w} windows): {summary!r}")
+            quoted = re.findall(r"over the last " + WINDOW, desc)
+            if not quoted or quoted[0] != long_w:
+                errors.append(f"{a}: description quotes $value (the {long_w} window, left of `and`) as "
+                              f"'over the last {quoted[0] if quoted else '?'}'")
+            stray = sorted(set(re.findall(r"\b" + WINDOW + r"\b", desc)) - {long_w, short_w})
+            if stray:
+                errors.append(f"{a}: description mentions windows its expression does not use: {stray}")
+            if "$value" not in desc or desc.index("$value") > desc.index("over the last"):
+                errors.append(f"{a}: description should quote $value before its window")
+    print(f"  {n} burn-rate alerts: text windows checked against their expressions")
+    if n == 0:
+        errors.append("no burn-rate alert found")
     return errors
 
 
@@ -105,7 +151,8 @@ def fast_variant(rules_file, alert, for_, out):
 
 def main(argv):
     cmd, args = argv[1], argv[2:]
-    errors = {"extract": extract, "coverage": lambda r, *t: coverage(r, t), "fast-variant": fast_variant}[cmd](*args)
+    errors = {"extract": extract, "coverage": lambda r, *t: coverage(r, t), "fast-variant": fast_variant,
+              "windows": windows}[cmd](*args)
     for e in errors:
         print(f"  FAIL {e}")
     return 1 if errors else 0
