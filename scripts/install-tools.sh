@@ -5,7 +5,7 @@
 # tool's output is part of a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .tools
+source scripts/env.sh
 
 apt_pkgs=()
 need() { command -v "$1" >/dev/null 2>&1 || apt_pkgs+=("$2"); }
@@ -44,4 +44,37 @@ if [ ! -x .tools/checkov/bin/checkov ]; then
   python3 -m venv .tools/checkov
   .tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 fi
+
+# Rust: the toolchain rust-toolchain.toml pins. rustup cannot download one on an
+# offline machine; when the installed stable is that very version, name it so
+# (what rustup itself would install), otherwise ask rustup (needs its server).
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$pinned-"; then
+  # (rustup show and rustc fail here: they already obey the pin)
+  stable=$(rustup toolchain list | sed -n 's/^\(stable-[^ ]*\).*/\1/p' | head -n 1)
+  host=${stable#stable-}
+  stable_dir="${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$stable"
+  if [ -x "$stable_dir/bin/rustc" ] && [ "$("$stable_dir/bin/rustc" --version | cut -d' ' -f2)" = "$pinned" ]; then
+    echo "install-tools: rustup: stable is $pinned, linked as $pinned-$host"
+    ln -s "$stable_dir" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$pinned-$host"
+  else
+    echo "install-tools: rustup: toolchain $pinned"
+    rustup toolchain install "$pinned" --profile minimal --component rustfmt,clippy
+  fi
+fi
+
+# Supply chain (docs/SUPPLY-CHAIN.md): built from crates.io once per machine into
+# $HELLO_CARGO_TOOLS (outside the work tree; env.sh puts it on PATH). Pinned:
+# their output is part of the tests. About 10 minutes of compiling on a fresh,
+# loaded 2-core machine with -j 1 (figures in docs/SUPPLY-CHAIN.md);
+# HELLO_INSTALL_JOBS bounds the parallelism.
+cargo_tool() { # crate version
+  cargo install --list --root "$HELLO_CARGO_TOOLS" 2>/dev/null | grep -qx "$1 v$2:" && return 0
+  echo "install-tools: cargo install $1@$2"
+  cargo install --quiet --locked --root "$HELLO_CARGO_TOOLS" ${HELLO_INSTALL_JOBS:+-j "$HELLO_INSTALL_JOBS"} "$1@$2"
+}
+cargo_tool cargo-auditable 0.7.7
+cargo_tool rust-audit-info 0.5.4
+cargo_tool cargo-cyclonedx 0.5.9
+cargo_tool cargo-deny 0.20.2
 echo "install-tools: ok"
