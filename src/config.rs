@@ -91,8 +91,11 @@ impl std::fmt::Debug for KafkaProp {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `PORT`: 0 asks the kernel for a free port (tests); otherwise ≥ 1024.
+    /// `PORT`: the public API listener; 0 asks the kernel for a free port
+    /// (tests); otherwise ≥ 1024.
     pub port: u16,
+    /// `ADMIN_PORT`: probes and `/metrics`, never published; same rules.
+    pub admin_port: u16,
     /// `MESSAGES`: newline-separated greetings, rotated per request.
     pub messages: Vec<String>,
     pub fault_injection: bool,
@@ -151,20 +154,16 @@ impl Config {
     fn parse(lookup: impl Fn(&str) -> Option<String>, names: &[&str]) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let port = match get("PORT") {
-            None => 8080,
-            Some(v) => {
-                let p: u16 = parse_num("PORT", &v)?;
-                if p != 0 && p < 1024 {
-                    return Err(err(
-                        "PORT",
-                        &v,
-                        "must be 1024..65535 (the service never needs a privileged port)",
-                    ));
-                }
-                p
-            }
-        };
+        let port = parse_port("PORT", get("PORT"), 8080)?;
+        let admin_raw = get("ADMIN_PORT");
+        let admin_port = parse_port("ADMIN_PORT", admin_raw.clone(), 8081)?;
+        if port == admin_port && port != 0 {
+            return Err(err(
+                "ADMIN_PORT",
+                admin_raw.as_deref().unwrap_or("8081"),
+                "must differ from PORT (probes and metrics get their own listener)",
+            ));
+        }
 
         let messages = match lookup("MESSAGES") {
             None => vec![DEFAULT_MESSAGE.to_owned()],
@@ -273,6 +272,7 @@ impl Config {
 
         Ok(Config {
             port,
+            admin_port,
             messages,
             fault_injection,
             tmp_dir,
@@ -301,6 +301,20 @@ impl Config {
     pub fn scratch_dir(&self) -> PathBuf {
         self.tmp_dir.join("hello-scratch")
     }
+}
+
+/// A listen port: 0 asks the kernel for a free one (tests); otherwise ≥ 1024.
+fn parse_port(var: &'static str, value: Option<String>, default: u16) -> Result<u16, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    let p: u16 = parse_num(var, &v)?;
+    if p != 0 && p < 1024 {
+        return Err(err(
+            var,
+            &v,
+            "must be 1024..65535 (the service never needs a privileged port)",
+        ));
+    }
+    Ok(p)
 }
 
 /// Splits `MESSAGES` into greetings: one per non-blank line, trimmed.
@@ -371,7 +385,9 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
             let uri: http::Uri = endpoint
                 .parse()
                 .map_err(|e: http::uri::InvalidUri| err(var, &endpoint, e.to_string()))?;
-            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            if !matches!(uri.scheme_str(), Some("http" | "https"))
+                || uri.host().is_none_or(str::is_empty)
+            {
                 return Err(err(
                     var,
                     &endpoint,
@@ -391,10 +407,13 @@ fn parse_kafka(
     let Some(brokers) = get("KAFKA_BROKERS") else {
         return Ok(None);
     };
-    let brokers = brokers.trim().to_owned();
+    let brokers =
+        parse_brokers(&brokers).map_err(|reason| err("KAFKA_BROKERS", &brokers, reason))?;
     let topic = get("KAFKA_LOG_TOPIC").unwrap_or_else(|| "hello-logs".to_owned());
-    // Kafka's legal topic names: [a-zA-Z0-9._-]{1,249}.
+    // Kafka's legal topic names: [a-zA-Z0-9._-]{1,249}, but not `.` or `..`.
     if topic.len() > 249
+        || topic == "."
+        || topic == ".."
         || !topic
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -450,6 +469,27 @@ fn parse_kafka(
     // stops the process here (exit 78, variable named) and not later.
     crate::telemetry::kafka::validate(&kafka)?;
     Ok(Some(kafka))
+}
+
+/// `host:port[,host:port...]` (IPv6 as `[addr]:port`), spaces around
+/// entries trimmed. librdkafka accepts an empty or port-less list and then
+/// retries forever: catch the typo here.
+fn parse_brokers(raw: &str) -> Result<String, &'static str> {
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim) {
+        let (host, port) = entry
+            .rsplit_once(':')
+            .ok_or("each broker is host:port, comma-separated")?;
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b));
+        if !host_ok || !matches!(port.parse::<u16>(), Ok(p) if p != 0) {
+            return Err("each broker is host:port, comma-separated");
+        }
+        out.push(entry);
+    }
+    Ok(out.join(","))
 }
 
 fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, ConfigError> {
@@ -554,6 +594,7 @@ mod tests {
     fn defaults_match_the_design() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.port, 8080);
+        assert_eq!(c.admin_port, 8081);
         assert_eq!(c.messages, vec![DEFAULT_MESSAGE]);
         assert!(!c.fault_injection);
         assert_eq!(c.tmp_dir, PathBuf::from("/tmp"));
@@ -571,6 +612,13 @@ mod tests {
             ("PORT", "abc"),
             ("PORT", "80"),
             ("PORT", "70000"),
+            ("ADMIN_PORT", "443"),
+            ("ADMIN_PORT", "8080"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://:4317"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://:4318/v1/traces",
+            ),
             ("SCRATCH_MAX_BYTES", "-1"),
             ("SCRATCH_MAX_BYTES", "0"),
             ("SCRATCH_QUOTA_BYTES", "10"),
@@ -594,6 +642,27 @@ mod tests {
             assert_eq!(e.var, var, "{var}={value}");
             assert!(e.to_string().contains(var), "{e}");
         }
+        // Kafka settings are only read with brokers set.
+        for (var, value) in [
+            ("KAFKA_BROKERS", ","),
+            ("KAFKA_BROKERS", "a:9092,,b:9092"),
+            ("KAFKA_BROKERS", "kafka:port"),
+            ("KAFKA_BROKERS", "a b:9092"),
+            ("KAFKA_LOG_TOPIC", ".."),
+            ("KAFKA_LOG_TOPIC", "."),
+        ] {
+            let mut vars = vec![(var, value)];
+            if var != "KAFKA_BROKERS" {
+                vars.push(("KAFKA_BROKERS", "kafka:9092"));
+            }
+            let e = cfg(&vars).expect_err(&format!("{var}={value} must be rejected"));
+            assert_eq!(e.var, var, "{var}={value}");
+        }
+        let c = cfg(&[("KAFKA_BROKERS", " kafka-0:9092, kafka-1:9092 ,[::1]:9092")]).unwrap();
+        assert_eq!(
+            c.kafka.unwrap().brokers,
+            "kafka-0:9092,kafka-1:9092,[::1]:9092"
+        );
         let e = cfg(&[
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "2"),

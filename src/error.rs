@@ -52,9 +52,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Builds `{"error": message, "status": N}` with the given status.
+/// The body of every error: `{"error": message, "status": N}`.
+pub fn json_error_body(status: StatusCode, message: &str) -> String {
+    serde_json::json!({ "error": message, "status": status.as_u16() }).to_string()
+}
+
+/// Builds the JSON error response with the given status.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "error": message, "status": status.as_u16() }).to_string();
+    let body = json_error_body(status, message);
     let mut res = (status, body).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! `hello healthcheck`: the image has no shell or curl, so the binary checks
-//! itself. GET /healthz on 127.0.0.1:$PORT; success is an HTTP 200.
+//! itself. GET /healthz on the admin listener, 127.0.0.1:$ADMIN_PORT;
+//! success is an HTTP 200.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthcheckError {
-    #[error("invalid PORT={0:?}")]
+    #[error("invalid ADMIN_PORT={0:?}")]
     Port(String),
     #[error("cannot reach {0}: {1}")]
     Io(SocketAddr, std::io::Error),
@@ -17,7 +18,7 @@ pub enum HealthcheckError {
 
 pub fn check(port_env: Option<String>) -> Result<(), HealthcheckError> {
     let port: u16 = match port_env.filter(|p| !p.is_empty()) {
-        None => 8080,
+        None => 8081,
         Some(p) => p.parse().map_err(|_| HealthcheckError::Port(p))?,
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

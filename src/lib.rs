@@ -1,8 +1,9 @@
 //! hello: an observability-first HTTP service.
 //!
 //! The public surface is what `main` and the tests use: [`Config`] (read from
-//! the environment), [`build_app`] (the router with all its layers) and
-//! [`serve`] (the listener with graceful shutdown). Data flows one way:
+//! the environment), [`build_app`] (the routers with all their layers),
+//! [`Listeners`] (the public and admin sockets) and [`serve`] (both
+//! listeners with graceful shutdown). Data flows one way:
 //! config → telemetry → app → routes → scratch store.
 
 pub mod app;
@@ -18,4 +19,4 @@ pub mod telemetry;
 
 pub use app::{App, build_app};
 pub use config::Config;
-pub use server::serve;
+pub use server::{Listeners, serve};

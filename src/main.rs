@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hello::{Config, build_app, serve, shutdown, telemetry};
+use hello::{Config, Listeners, build_app, serve, shutdown, telemetry};
 
 /// sysexits.h EX_CONFIG: the configuration is wrong, restarting won't help.
 const EXIT_CONFIG: u8 = 78;
@@ -13,7 +13,7 @@ const EXIT_CONFIG: u8 = 78;
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => run(),
-        Some("healthcheck") => match hello::healthcheck::check(std::env::var("PORT").ok()) {
+        Some("healthcheck") => match hello::healthcheck::check(std::env::var("ADMIN_PORT").ok()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hello healthcheck: {e}");
@@ -74,18 +74,22 @@ fn run() -> ExitCode {
 async fn run_service(config: Config) -> anyhow::Result<()> {
     let telemetry = telemetry::init(&config).context("starting telemetry")?;
     let app = build_app(&config, telemetry.metrics.clone());
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
-        .await
-        .with_context(|| format!("binding port {}", config.port))?;
+    let listeners = Listeners::bind(&config).await.with_context(|| {
+        format!(
+            "binding PORT {} and ADMIN_PORT {}",
+            config.port, config.admin_port
+        )
+    })?;
     tracing::info!(
-        port = listener.local_addr()?.port(),
+        port = listeners.public_addr()?.port(),
+        admin_port = listeners.admin_addr()?.port(),
         version = hello::build_info::VERSION,
         revision = hello::build_info::REVISION,
         fault_injection = config.fault_injection,
         otlp = config.otlp.is_some(),
         "listening"
     );
-    serve(listener, app, shutdown::signal())
+    serve(listeners, app, shutdown::signal())
         .await
         .context("serving")?;
     telemetry.shutdown(Duration::from_secs(3)).await;

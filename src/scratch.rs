@@ -2,10 +2,14 @@
 //! quota shared by all writers, and atomic writes (temp file + rename).
 //!
 //! Every in-flight write reserves its bytes against the quota as they arrive,
-//! so concurrent writers cannot overshoot it together. A write that fails for
+//! so concurrent writers cannot overshoot it together, and a writer that has
+//! sent nothing holds nothing. The store keeps an index of the files it owns:
+//! files or symlinks that something else puts in the directory are neither
+//! served nor counted, so they cannot skew the quota. A write that fails for
 //! any reason — too large, over quota, disk full, client gone, future dropped
 //! by a timeout — removes its temp file and returns its reservation in `Drop`.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiError;
 
@@ -42,30 +46,44 @@ pub struct PutOutcome {
     pub bytes: u64,
 }
 
+/// A stored file opened for reading: its length and its bytes as a stream
+/// of bounded chunks (a large file never sits in memory whole).
+pub struct Stored {
+    pub len: u64,
+    pub body: Body,
+}
+
+/// Bytes read from disk per chunk of a `GET`.
+const READ_CHUNK: usize = 64 * 1024;
+
 #[derive(Debug)]
 pub struct ScratchStore {
     dir: PathBuf,
     max_bytes: u64,
     quota: u64,
-    /// Bytes of committed files plus reservations of writes in flight.
+    /// Bytes of the files in `files` plus reservations of writes in flight.
     used: AtomicU64,
-    /// Serialises rename/delete with their size accounting.
-    commit: Mutex<()>,
+    /// The files this store owns (written by it, or regular files found at
+    /// start) and their sizes. Only these are served, deleted or counted:
+    /// anything else in the directory (another process's file, a symlink)
+    /// cannot move the accounting. The lock also serialises commit/delete.
+    files: Mutex<HashMap<String, u64>>,
     seq: AtomicU64,
 }
 
 impl ScratchStore {
     /// Creates the directory, removes temp debris a crash may have left,
-    /// and counts the bytes already stored.
+    /// and adopts the regular files already stored (after a container
+    /// restart the `emptyDir` still holds them).
     /// A directory that cannot be created or read is not fatal: the store
     /// starts empty, `/readyz` reports it (503) and recovers by itself once the
     /// volume is writable, and writes answer with an error meanwhile.
     pub fn open(dir: PathBuf, max_bytes: u64, quota: u64) -> Self {
-        let used = match Self::scan(&dir) {
-            Ok(used) => used,
+        let files = match Self::scan(&dir) {
+            Ok(files) => files,
             Err(e) => {
                 tracing::error!(dir = %dir.display(), error = %e, "scratch directory unusable; not ready until it is");
-                0
+                HashMap::new()
             }
         };
         metrics::gauge!(SCRATCH_QUOTA).set(quota as f64);
@@ -73,27 +91,34 @@ impl ScratchStore {
             dir,
             max_bytes,
             quota,
-            used: AtomicU64::new(used),
-            commit: Mutex::new(()),
+            used: AtomicU64::new(files.values().sum()),
+            files: Mutex::new(files),
             seq: AtomicU64::new(0),
         };
         store.publish();
         store
     }
 
-    fn scan(dir: &Path) -> io::Result<u64> {
+    fn scan(dir: &Path) -> io::Result<HashMap<String, u64>> {
         std::fs::create_dir_all(dir)?;
-        let mut used = 0;
+        let mut files = HashMap::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with(TEMP_PREFIX) {
                 let _ = std::fs::remove_file(entry.path());
-            } else if entry.file_type()?.is_file() {
-                used += entry.metadata()?.len();
+                continue;
+            }
+            // `DirEntry::metadata` does not follow symlinks: a link is not
+            // adopted, whatever it points at.
+            let meta = entry.metadata()?;
+            if meta.file_type().is_file() && validate_key(&name).is_ok() {
+                files.insert(name, meta.len());
             }
         }
-        Ok(used)
+        Ok(files)
     }
 
     pub fn dir(&self) -> &Path {
@@ -119,7 +144,14 @@ impl ScratchStore {
         ok
     }
 
-    /// Streams `body` into `key` atomically.
+    fn files(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Streams `body` into `key` atomically. Quota is reserved as bytes
+    /// arrive, never for bytes only announced: a client that sends headers
+    /// and stalls holds nothing. Rewriting a key may use the space its
+    /// current file frees.
     pub async fn put(
         &self,
         key: &str,
@@ -134,12 +166,18 @@ impl ScratchStore {
                 limit: self.max_bytes,
             });
         }
+        let replaced = self.files().get(key).copied().unwrap_or(0);
         let mut reservation = Reservation {
             store: self,
             bytes: 0,
+            credit: replaced,
         };
-        if let Some(len) = content_length {
-            reservation.grow(len)?; // fail fast, before reading the body
+        // Fail fast on a body that cannot fit, before reading it (nothing is
+        // reserved for it yet).
+        if let Some(len) = content_length
+            && !reservation.fits(len)
+        {
+            return Err(ApiError::QuotaExceeded { quota: self.quota });
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let tmp = TempFile {
@@ -159,9 +197,7 @@ impl ScratchStore {
                     limit: self.max_bytes,
                 });
             }
-            if written > reservation.bytes {
-                reservation.grow(written - reservation.bytes)?;
-            }
+            reservation.grow(chunk.len() as u64)?;
             file.write_all(&chunk).await.map_err(io_error)?;
         }
         if content_length.is_some_and(|len| len != written) {
@@ -169,17 +205,16 @@ impl ScratchStore {
         }
         file.flush().await.map_err(io_error)?;
         drop(file);
-        // Give back what a declared-but-shorter length reserved (cannot happen
-        // after the check above, kept for clarity of the invariant).
-        reservation.shrink_to(written);
 
         let target = self.dir.join(key);
         let created = {
-            let _guard = self.commit.lock().unwrap_or_else(|p| p.into_inner());
-            let old = std::fs::metadata(&target).map(|m| m.len()).ok();
+            let mut files = self.files();
             std::fs::rename(&tmp.path, &target).map_err(io_error)?;
+            let old = files.insert(key.to_owned(), written);
+            // The old file's bytes are freed (known from the index, never
+            // from the disk, so nothing external can skew the count).
             if let Some(old) = old {
-                self.used.fetch_sub(old, Ordering::Relaxed);
+                self.used.fetch_sub(old, Ordering::AcqRel);
             }
             old.is_none()
         };
@@ -192,27 +227,67 @@ impl ScratchStore {
         })
     }
 
-    pub async fn get(&self, key: &str) -> Result<Bytes, ApiError> {
+    /// Opens `key` for streaming. Only a regular file this store owns is
+    /// served, opened without following a symlink put in its place.
+    pub async fn get(&self, key: &str) -> Result<Stored, ApiError> {
         validate_key(key)?;
-        match tokio::fs::read(self.dir.join(key)).await {
-            Ok(data) => Ok(Bytes::from(data)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ApiError::NotFound),
-            Err(e) => Err(io_error(e)),
+        if !self.files().contains_key(key) {
+            return Err(ApiError::NotFound);
         }
+        let path = self.dir.join(key);
+        let file = tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)?;
+            let meta = file.metadata()?;
+            Ok::<_, io::Error>(meta.file_type().is_file().then_some((file, meta.len())))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(io::Error::other(e)))?;
+        let (file, len) = match file {
+            Ok(Some(opened)) => opened,
+            // Not a regular file, a symlink (ELOOP) or gone: not ours to serve.
+            Ok(None) => return Err(ApiError::NotFound),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) =>
+            {
+                return Err(ApiError::NotFound);
+            }
+            Err(e) => return Err(io_error(e)),
+        };
+        let mut file = tokio::fs::File::from_std(file);
+        file.set_max_buf_size(READ_CHUNK);
+        let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
+            match file.read_buf(&mut buf).await {
+                Ok(0) => None,
+                Ok(_) => Some((Ok(buf.freeze()), Some(file))),
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(Stored {
+            len,
+            body: Body::from_stream(chunks),
+        })
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), ApiError> {
         validate_key(key)?;
-        let path = self.dir.join(key);
         {
-            let _guard = self.commit.lock().unwrap_or_else(|p| p.into_inner());
-            let len = match std::fs::metadata(&path) {
-                Ok(m) => m.len(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ApiError::NotFound),
-                Err(e) => return Err(io_error(e)),
+            let mut files = self.files();
+            let Some(&len) = files.get(key) else {
+                return Err(ApiError::NotFound);
             };
-            std::fs::remove_file(&path).map_err(io_error)?;
-            self.used.fetch_sub(len, Ordering::Relaxed);
+            match std::fs::remove_file(self.dir.join(key)) {
+                // Removed by someone else meanwhile: ours is gone all the same.
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(e)),
+                _ => {}
+            }
+            files.remove(key);
+            self.used.fetch_sub(len, Ordering::AcqRel);
         }
         self.publish();
         Ok(())
@@ -227,28 +302,30 @@ impl ScratchStore {
 struct Reservation<'a> {
     store: &'a ScratchStore,
     bytes: u64,
+    /// Bytes of the file this write replaces, freed when it commits.
+    credit: u64,
 }
 
 impl Reservation<'_> {
+    /// Whether `more` bytes would fit now (without reserving them).
+    fn fits(&self, more: u64) -> bool {
+        let used = self.store.used.load(Ordering::Acquire);
+        used.checked_add(self.bytes + more)
+            .is_some_and(|n| n <= self.store.quota + self.credit)
+    }
+
     fn grow(&mut self, more: u64) -> Result<(), ApiError> {
-        let quota = self.store.quota;
+        let limit = self.store.quota + self.credit;
         self.store
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(more).filter(|n| *n <= quota)
+                used.checked_add(more).filter(|n| *n <= limit)
             })
-            .map_err(|_| ApiError::QuotaExceeded { quota })?;
+            .map_err(|_| ApiError::QuotaExceeded {
+                quota: self.store.quota,
+            })?;
         self.bytes += more;
         Ok(())
-    }
-
-    fn shrink_to(&mut self, bytes: u64) {
-        if bytes < self.bytes {
-            self.store
-                .used
-                .fetch_sub(self.bytes - bytes, Ordering::AcqRel);
-            self.bytes = bytes;
-        }
     }
 
     fn keep(mut self) {
@@ -364,7 +441,7 @@ mod tests {
             }
         );
         assert_eq!(store.used_bytes(), 3);
-        assert_eq!(&store.get("b").await.unwrap()[..], b"xxx");
+        assert_eq!(read(&store, "b").await, b"xxx");
         assert!(matches!(store.get("a").await, Err(ApiError::NotFound)));
         assert!(matches!(store.delete("a").await, Err(ApiError::NotFound)));
         let names: Vec<_> = std::fs::read_dir(store.dir())
@@ -374,6 +451,66 @@ mod tests {
         assert_eq!(names, vec!["b"], "no temp debris");
     }
 
+    async fn read(store: &ScratchStore, key: &str) -> Vec<u8> {
+        let stored = store.get(key).await.unwrap();
+        let bytes = axum::body::to_bytes(stored.body, usize::MAX).await.unwrap();
+        assert_eq!(bytes.len() as u64, stored.len);
+        bytes.to_vec()
+    }
+
+    #[tokio::test]
+    async fn files_it_does_not_own_cannot_skew_the_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScratchStore::open(dir.path().join("s"), 10, 15);
+        let put =
+            |k: &'static str, n: usize| store.put(k, Body::from(vec![b'x'; n]), Some(n as u64));
+        put("a", 5).await.unwrap();
+        // Something else drops a big file and a symlink into the directory.
+        std::fs::write(store.dir().join("foreign"), vec![b'y'; 1000]).unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"not yours").unwrap();
+        std::os::unix::fs::symlink(&secret, store.dir().join("link")).unwrap();
+        // Neither is ours: 404, and deleting one cannot wrap the counter.
+        assert!(matches!(
+            store.delete("foreign").await,
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(
+            store.get("foreign").await,
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(store.get("link").await, Err(ApiError::NotFound)));
+        assert_eq!(store.used_bytes(), 5);
+        assert!(store.dir().join("foreign").exists(), "not deleted either");
+        // A symlink swapped in place of an owned file is not followed.
+        std::fs::remove_file(store.dir().join("a")).unwrap();
+        std::os::unix::fs::symlink(&secret, store.dir().join("a")).unwrap();
+        assert!(matches!(store.get("a").await, Err(ApiError::NotFound)));
+        // Deleting the owned key frees exactly what it counted.
+        store.delete("a").await.unwrap();
+        assert_eq!(store.used_bytes(), 0);
+        assert_eq!(put("b", 10).await.unwrap().bytes, 10, "quota intact");
+    }
+
+    #[tokio::test]
+    async fn a_rewrite_may_use_the_space_it_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ScratchStore::open(dir.path().join("s"), 10, 15);
+        let put =
+            |k: &'static str, n: usize| store.put(k, Body::from(vec![b'x'; n]), Some(n as u64));
+        put("a", 10).await.unwrap();
+        put("b", 5).await.unwrap();
+        // Full: a smaller (or equal) rewrite of a key still fits.
+        assert_eq!(put("a", 8).await.unwrap().bytes, 8);
+        assert_eq!(put("a", 10).await.unwrap().bytes, 10);
+        assert_eq!(store.used_bytes(), 15);
+        assert!(matches!(
+            put("b", 6).await,
+            Err(ApiError::QuotaExceeded { .. })
+        ));
+        assert_eq!(store.used_bytes(), 15);
+    }
+
     #[tokio::test]
     async fn reopen_counts_files_and_removes_debris() {
         let dir = tempfile::tempdir().unwrap();
@@ -381,8 +518,10 @@ mod tests {
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("kept"), b"12345").unwrap();
         std::fs::write(path.join(".tmp-1-1"), b"partial").unwrap();
+        std::os::unix::fs::symlink(path.join("kept"), path.join("link")).unwrap();
         let store = ScratchStore::open(path.clone(), 10, 100);
-        assert_eq!(store.used_bytes(), 5);
+        assert_eq!(store.used_bytes(), 5, "the symlink is not adopted");
+        assert_eq!(read(&store, "kept").await, b"12345");
         assert!(!path.join(".tmp-1-1").exists());
         assert!(store.is_writable());
     }

@@ -30,6 +30,12 @@ impl Readiness {
         self.draining.store(true, Ordering::Release);
     }
 
+    /// After SIGTERM: responses say `Connection: close` so clients stop
+    /// reusing connections to a pod that is going away.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     pub fn check(&self) -> Result<(), NotReady> {
         if self.draining.load(Ordering::Acquire) {
             Err(NotReady::Draining)

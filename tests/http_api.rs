@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestServer, eventually, get, get_with, raw, send};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn greeting_rotates_and_negotiates_json() {
@@ -37,9 +37,9 @@ async fn default_greeting() {
 #[tokio::test]
 async fn probes_and_version() {
     let s = TestServer::start(&[]).await;
-    let r = get(s.addr, "/healthz").await;
+    let r = get(s.admin_addr, "/healthz").await;
     assert_eq!((r.status, r.json()["status"].as_str()), (200, Some("ok")));
-    let r = get(s.addr, "/readyz").await;
+    let r = get(s.admin_addr, "/readyz").await;
     assert_eq!(
         (r.status, r.json()["status"].as_str()),
         (200, Some("ready"))
@@ -57,26 +57,26 @@ async fn probes_and_version() {
 #[tokio::test]
 async fn readiness_fails_when_scratch_dir_is_not_writable() {
     let s = TestServer::start(&[]).await;
-    assert_eq!(get(s.addr, "/readyz").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/readyz").await.status, 200);
     // Replace the directory by a file: creating anything inside fails, even for root.
     std::fs::remove_dir_all(s.scratch_dir()).unwrap();
     std::fs::write(s.scratch_dir(), b"not a dir").unwrap();
-    get(s.addr, "/readyz").await.assert_json_error(503);
+    get(s.admin_addr, "/readyz").await.assert_json_error(503);
     assert_eq!(
-        get(s.addr, "/healthz").await.status,
+        get(s.admin_addr, "/healthz").await.status,
         200,
         "liveness is unaffected"
     );
     std::fs::remove_file(s.scratch_dir()).unwrap();
     std::fs::create_dir(s.scratch_dir()).unwrap();
-    assert_eq!(get(s.addr, "/readyz").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/readyz").await.status, 200);
 }
 
 #[tokio::test]
 async fn unknown_paths_and_methods_are_json_errors() {
     let s = TestServer::start(&[]).await;
     get(s.addr, "/nope").await.assert_json_error(404);
-    let r = send(s.addr, "POST", "/healthz", b"").await;
+    let r = send(s.admin_addr, "POST", "/healthz", b"").await;
     r.assert_json_error(405);
     assert!(
         r.headers.contains_key("allow"),
@@ -321,14 +321,24 @@ async fn oversized_headers_are_431() {
 }
 
 #[tokio::test]
-async fn slow_requests_time_out_with_408() {
+async fn out_of_budget_is_503_and_a_slow_client_body_408() {
     let s = TestServer::start(&[
         ("FAULT_INJECTION", "true"),
         ("REQUEST_TIMEOUT_SECONDS", "1"),
     ])
     .await;
-    get(s.addr, "/v1/delay/3000").await.assert_json_error(408);
+    // The service ran out of time: not the client's fault.
+    get(s.addr, "/v1/delay/3000").await.assert_json_error(503);
     assert_eq!(get(s.addr, "/v1/delay/10").await.status, 200);
+    // The client announced a body and sent only part of it: 408.
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"PUT /v1/scratch/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly-some")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), c.read_to_end(&mut buf)).await;
+    common::parse_response(&buf).assert_json_error(408);
+    assert!(s.scratch_files().is_empty(), "nothing partial kept");
 }
 
 #[tokio::test]
@@ -345,9 +355,9 @@ async fn overload_is_shed_with_503_and_retry_after() {
     r.assert_json_error(503);
     assert_eq!(r.headers.get("retry-after").map(String::as_str), Some("1"));
     // Probes and metrics are never shed.
-    assert_eq!(get(s.addr, "/healthz").await.status, 200);
-    assert_eq!(get(s.addr, "/readyz").await.status, 200);
-    assert_eq!(get(s.addr, "/metrics").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/healthz").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/readyz").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/metrics").await.status, 200);
     assert_eq!(slow.await.unwrap().status, 200);
     assert_eq!(get(s.addr, "/").await.status, 200, "capacity is back");
 }
@@ -358,8 +368,8 @@ async fn an_unusable_scratch_volume_means_not_ready_not_a_crash() {
     let blocker = base.path().join("tmp");
     std::fs::write(&blocker, b"a file where the volume should be").unwrap();
     let s = TestServer::start(&[("TMPDIR", blocker.to_str().unwrap())]).await;
-    get(s.addr, "/readyz").await.assert_json_error(503);
-    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+    get(s.admin_addr, "/readyz").await.assert_json_error(503);
+    assert_eq!(get(s.admin_addr, "/healthz").await.status, 200);
     assert_eq!(
         get(s.addr, "/").await.status,
         200,
@@ -371,6 +381,6 @@ async fn an_unusable_scratch_volume_means_not_ready_not_a_crash() {
     // The volume appears: readiness recovers without a restart.
     std::fs::remove_file(&blocker).unwrap();
     std::fs::create_dir(&blocker).unwrap();
-    assert_eq!(get(s.addr, "/readyz").await.status, 200);
+    assert_eq!(get(s.admin_addr, "/readyz").await.status, 200);
     assert_eq!(send(s.addr, "PUT", "/v1/scratch/k", b"x").await.status, 201);
 }

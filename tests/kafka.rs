@@ -174,7 +174,7 @@ async fn round_trip_one_record_per_line_same_bytes_keyed_by_trace_id() {
     assert_eq!(common::get(addr, "/no-such-route").await.status, 404);
     // The counter follows delivery while the service runs.
     let sent_live = common::eventually(Duration::from_secs(10), || {
-        sent_now(addr).is_some_and(|s| s >= 11.0)
+        sent_now(proc.admin_addr()).is_some_and(|s| s >= 11.0)
     })
     .await;
     assert!(sent_live, "sent counter never reached 11");
@@ -247,7 +247,11 @@ async fn broker_absent_service_ready_events_dropped_and_failed_memory_bounded() 
         ],
     );
     let addr = proc.addr();
-    assert_eq!(common::get(addr, "/readyz").await.status, 200, "ready");
+    assert_eq!(
+        common::get(proc.admin_addr(), "/readyz").await.status,
+        200,
+        "ready"
+    );
     let mut slowest = Duration::ZERO;
     for _ in 0..600 {
         let t = Instant::now();
@@ -256,13 +260,13 @@ async fn broker_absent_service_ready_events_dropped_and_failed_memory_bounded() 
     }
     // Never waits on the broker: no request comes near a broker timeout.
     assert!(slowest < Duration::from_millis(500), "slowest {slowest:?}");
-    let m1 = metrics(addr).await;
+    let m1 = metrics(proc.admin_addr()).await;
     assert!(m1["dropped"] > 0.0, "queue of 100 overflowed: {m1:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for _ in 0..600 {
         assert_eq!(common::get(addr, "/").await.status, 200);
     }
-    let m2 = metrics(addr).await;
+    let m2 = metrics(proc.admin_addr()).await;
     assert!(
         m2["failed"] > 0.0,
         "timed-out messages counted failed: {m2:?}"
@@ -286,7 +290,7 @@ async fn broker_absent_service_ready_events_dropped_and_failed_memory_bounded() 
         (m2["rss"] - m1["rss"]) / 1024.0
     );
     assert_eq!(
-        common::get(addr, "/readyz").await.status,
+        common::get(proc.admin_addr(), "/readyz").await.status,
         200,
         "still ready"
     );
@@ -344,7 +348,7 @@ async fn broker_lost_and_back_delivery_resumes_and_client_logs_stay_out() {
         v["target"] == "hello::kafka::client"
     });
     assert_eq!(
-        common::get(addr, "/readyz").await.status,
+        common::get(proc.admin_addr(), "/readyz").await.status,
         200,
         "still ready"
     );
@@ -451,7 +455,7 @@ async fn without_kafka_brokers_no_kafka_code_runs() {
         threads.iter().all(|t| !t.starts_with("rdk:")),
         "{threads:?}"
     );
-    assert!(!metrics(proc.addr()).await.contains_key("sent"));
+    assert!(!metrics(proc.admin_addr()).await.contains_key("sent"));
     stop(&mut proc, Duration::from_secs(10));
 }
 

@@ -104,20 +104,20 @@ async fn sigterm_drains_then_exits_zero() {
     let drain = 1;
     let mut p = Proc::start(&[("FAULT_INJECTION", "true"), ("SHUTDOWN_DRAIN_SECONDS", "1")]);
     let addr = p.addr();
-    assert_eq!(get(addr, "/readyz").await.status, 200);
+    assert_eq!(get(p.admin_addr(), "/readyz").await.status, 200);
     let in_flight = tokio::spawn(async move { get(addr, "/v1/delay/1500").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     p.signal("TERM");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    get(addr, "/readyz").await.assert_json_error(503);
+    get(p.admin_addr(), "/readyz").await.assert_json_error(503);
     assert_eq!(
         get(addr, "/").await.status,
         200,
         "still serving while endpoints are removed"
     );
     assert_eq!(
-        get(addr, "/healthz").await.status,
+        get(p.admin_addr(), "/healthz").await.status,
         200,
         "alive while draining"
     );
@@ -185,15 +185,18 @@ async fn healthcheck_subcommand() {
     let run = |port: u16| {
         Command::new(env!("CARGO_BIN_EXE_hello"))
             .arg("healthcheck")
-            .env("PORT", port.to_string())
+            .env("ADMIN_PORT", port.to_string())
             .output()
             .unwrap()
     };
-    let ok = run(p.port);
+    let ok = run(p.admin_port);
     assert!(ok.status.success(), "{ok:?}");
+    // It probes the admin listener: the public port has no /healthz.
+    let public = run(p.port);
+    assert_eq!(public.status.code(), Some(1), "{public:?}");
     p.signal("TERM");
     p.wait_exit(Duration::from_secs(3));
-    let down = run(p.port);
+    let down = run(p.admin_port);
     assert_eq!(down.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&down.stderr).contains("cannot reach"),

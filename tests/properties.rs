@@ -265,6 +265,7 @@ fn parse_messages_matches_its_contract() {
 /// Every variable `Config` reads (checked by `every_variable_read_is_fuzzed`).
 const KNOWN_VARS: &[&str] = &[
     "PORT",
+    "ADMIN_PORT",
     "MESSAGES",
     "FAULT_INJECTION",
     "TMPDIR",
@@ -373,7 +374,34 @@ fn parse_bool_oracle(v: &str) -> Option<bool> {
 
 /// Kafka's topic rule as documented: 1 to 249 chars of `[a-zA-Z0-9._-]`.
 fn topic_ok(t: &str) -> bool {
-    (1..=249).contains(&t.chars().count()) && t.chars().all(|c| KEY_CHARS.contains(c))
+    (1..=249).contains(&t.chars().count())
+        && t.chars().all(|c| KEY_CHARS.contains(c))
+        && t != "."
+        && t != ".."
+}
+
+/// `host:port` entries, comma-separated; host of name/IP characters
+/// (`[v6]` allowed), port 1..65535. Returns the list as the service keeps it.
+fn brokers_oracle(v: &str) -> Option<String> {
+    let entries: Vec<&str> = v.split(',').map(|e| e.trim()).collect();
+    for e in &entries {
+        let colon = e.rfind(':')?;
+        let (host, port) = (&e[..colon], &e[colon + 1..]);
+        let host_ok = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c));
+        let port_ok = whole_number(port).is_some_and(|n| (1..=65535).contains(&n))
+            && port.chars().all(|c| c.is_ascii_digit());
+        if !(host_ok && port_ok) {
+            return None;
+        }
+    }
+    Some(entries.join(","))
+}
+
+fn port_oracle(v: &str) -> Option<u128> {
+    whole_number(v).filter(|n| *n == 0 || (1024..=65535).contains(n))
 }
 
 type Env = BTreeMap<String, String>;
@@ -420,7 +448,7 @@ fn var_oracle(env: &Env, var: &str) -> Option<bool> {
         return Some(whole_number(v).is_some_and(|n| (*min..=*max).contains(&n)));
     }
     match var {
-        "PORT" => Some(whole_number(v).is_some_and(|n| n == 0 || (1024..=65535).contains(&n))),
+        "PORT" | "ADMIN_PORT" => Some(port_oracle(v).is_some()),
         "FAULT_INJECTION" | "OTEL_SDK_DISABLED" => Some(parse_bool_oracle(v).is_some()),
         "TMPDIR" => Some(v.starts_with('/')),
         "LOG_FORMAT" => Some(v == "json" || v == "pretty"),
@@ -431,8 +459,8 @@ fn var_oracle(env: &Env, var: &str) -> Option<bool> {
         "OTEL_TRACES_SAMPLER" => Some(SAMPLERS.contains(&v)),
         "OTEL_TRACES_SAMPLER_ARG" => simple_ratio(v),
         "KAFKA_LOG_TOPIC" => Some(topic_ok(v)),
-        "KAFKA_BROKERS" | "OTEL_SERVICE_NAME" | "POD_NAME" | "POD_NAMESPACE" | "NODE_NAME"
-        | "HOSTNAME" => Some(true),
+        "KAFKA_BROKERS" => Some(brokers_oracle(v).is_some()),
+        "OTEL_SERVICE_NAME" | "POD_NAME" | "POD_NAMESPACE" | "NODE_NAME" | "HOSTNAME" => Some(true),
         // RUST_LOG (EnvFilter's grammar), the endpoints (URI grammar),
         // KAFKA_LOG_LEVEL (tracing's Level parser): no oracle here.
         _ => None,
@@ -456,7 +484,16 @@ fn env_oracle(env: &Env) -> (BTreeSet<String>, bool) {
             }
         }
     }
-    // The one cross-variable rule: quota ≥ per-body limit, reported on the quota.
+    // Two listeners, two ports (0 = any free one), reported on ADMIN_PORT.
+    let ports_ok = ["PORT", "ADMIN_PORT"]
+        .iter()
+        .all(|v| var_oracle(env, v) == Some(true));
+    let port = |var, default| value(env, var).map_or(default, |v| whole_number(v).unwrap());
+    if ports_ok && port("PORT", 8080) == port("ADMIN_PORT", 8081) && port("PORT", 8080) != 0 {
+        may_name.insert("ADMIN_PORT".to_owned());
+        must_fail = true;
+    }
+    // Quota ≥ per-body limit, reported on the quota.
     let numbers_ok = ["SCRATCH_MAX_BYTES", "SCRATCH_QUOTA_BYTES"]
         .iter()
         .all(|v| var_oracle(env, v) == Some(true));
@@ -472,6 +509,8 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
     let text = |var: &str, default: &str| value(env, var).unwrap_or(default).to_owned();
     let port = value(env, "PORT").map_or(8080, |v| whole_number(v).unwrap());
     prop_assert_eq!(c.port as u128, port);
+    let admin_port = value(env, "ADMIN_PORT").map_or(8081, |v| whole_number(v).unwrap());
+    prop_assert_eq!(c.admin_port as u128, admin_port);
     let messages = match env.get("MESSAGES") {
         None => vec!["Hello, World!".to_owned()],
         Some(m) => messages_oracle(m).unwrap(),
@@ -564,7 +603,7 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
     match (&c.kafka, value(env, "KAFKA_BROKERS")) {
         (None, None) => {}
         (Some(k), Some(b)) => {
-            prop_assert_eq!(&k.brokers, b.trim_matches(char::is_whitespace));
+            prop_assert_eq!(Some(k.brokers.clone()), brokers_oracle(b));
             prop_assert_eq!(&k.topic, &text("KAFKA_LOG_TOPIC", "hello-logs"));
             prop_assert!(topic_ok(&k.topic));
             prop_assert_eq!(
@@ -799,8 +838,8 @@ fn words(var: &str) -> Vec<&'static str> {
 
 /// Its bounds and default, for a number variable.
 fn bounds(var: &str) -> Vec<u128> {
-    if var == "PORT" {
-        return vec![0, 1024, 8080, 65535];
+    if var == "PORT" || var == "ADMIN_PORT" {
+        return vec![0, 1024, 8080, 8081, 65535];
     }
     match NUMBERS.iter().find(|(n, ..)| *n == var) {
         Some((_, default, min, max)) => vec![*default, *min, *max, u64::MAX as u128],
@@ -906,9 +945,11 @@ fn the_port_rule() {
         let want = if blank(&v) {
             Some(8080)
         } else {
-            whole_number(&v).filter(|n| *n == 0 || (1024..=65535).contains(n))
+            port_oracle(&v)
         };
         match (got, want) {
+            // The admin listener's default port is taken: named on ADMIN_PORT.
+            (Err(e), Some(8081)) => prop_assert_eq!(e.var.as_ref(), "ADMIN_PORT"),
             (Ok(c), Some(p)) => prop_assert_eq!(c.port as u128, p),
             (Err(e), None) => prop_assert_eq!(e.var.as_ref(), "PORT"),
             (got, want) => prop_assert!(false, "PORT={:?}: {:?}, oracle {:?}", v, got, want),

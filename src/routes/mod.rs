@@ -54,12 +54,13 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Probes and metrics: cheap, never shed.
-pub fn ops() -> Router<AppState> {
+/// The admin listener's routes: probes and metrics, cheap, never shed.
+pub fn admin() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .fallback(not_found)
 }
 
 /// Everything else, and the JSON 404 for unknown paths.

@@ -41,8 +41,15 @@ pub async fn read(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let data = state.scratch.get(&key(path)?).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+    let stored = state.scratch.get(&key(path)?).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, stored.len.to_string()),
+        ],
+        stored.body,
+    )
+        .into_response())
 }
 
 pub async fn remove(

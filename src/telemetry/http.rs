@@ -1,8 +1,8 @@
 //! The per-request edge middleware: one server span (continuing an incoming
 //! W3C `traceparent`), the duration histogram and in-flight gauge, one
 //! access-log line, the header-size limit (431) and the JSON error body —
-//! one layer instead of four, because each layer costs a boxed future and a
-//! service clone per request.
+//! and `Connection: close` while draining — one layer instead of several,
+//! because each layer costs a boxed future and a service clone per request.
 //!
 //! It wraps every route (and the fallback) from inside the router, so the
 //! matched route is known before the span starts, and it sees the final
@@ -10,11 +10,15 @@
 //! timeouts, load shedding.
 
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -25,8 +29,9 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::metrics::{HttpMetrics, UNMATCHED, method_index, method_label};
+use super::metrics::{HttpMetrics, OTHER_METHOD, UNMATCHED, method_index, method_label};
 use crate::error::{ensure_json_errors, json_error};
+use crate::shutdown::Readiness;
 
 /// Longest `url.path` / `user_agent.original` written to logs and spans.
 const MAX_LOGGED_LEN: usize = 256;
@@ -39,17 +44,80 @@ pub struct HttpTelemetry {
     /// middleware assigns the W3C ids itself so logs still carry them.
     otel: bool,
     max_header_bytes: usize,
+    readiness: Arc<Readiness>,
 }
 
 impl HttpTelemetry {
-    pub fn new(otel: bool, max_header_bytes: usize) -> Self {
+    pub fn new(otel: bool, max_header_bytes: usize, readiness: Arc<Readiness>) -> Self {
         HttpTelemetry {
             metrics: HttpMetrics::default(),
             propagator: TraceContextPropagator::new(),
             ids: RandomIdGenerator::default(),
             otel,
             max_header_bytes,
+            readiness,
         }
+    }
+
+    /// A request the HTTP parser rejected before any route or layer saw it
+    /// (malformed request line, header block over the parser's buffer): it
+    /// is counted and logged like every other request, as `unmatched`, with
+    /// no method, path or trace it could be trusted for.
+    pub fn record_rejected(&self, status: u16) {
+        let method = OTHER_METHOD;
+        self.metrics.route(method, UNMATCHED).record(status, 0.0);
+        tracing::info!(
+            target: "hello::access",
+            duration_ms = 0.0,
+            http.request.method = method_label(method),
+            url.path = "",
+            http.route = UNMATCHED,
+            http.response.status_code = status,
+            user_agent.original = "",
+            "request rejected by the HTTP parser"
+        );
+    }
+}
+
+/// Whether the service is waiting for the client's request body right now:
+/// a request that times out then was slowed by its client (408), not by
+/// the service (503). Set only on requests that have a body.
+#[derive(Clone, Default)]
+pub struct BodyProgress(Arc<AtomicBool>);
+
+impl BodyProgress {
+    pub fn waiting_for_client(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The request body, marking [`BodyProgress`] while a read waits for bytes.
+struct TrackedBody {
+    inner: Body,
+    progress: BodyProgress,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        self.progress
+            .0
+            .store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(&self.inner)
     }
 }
 
@@ -63,7 +131,11 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: Next) -> Response {
+pub async fn observe(
+    State(tel): State<Arc<HttpTelemetry>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = method_index(req.method());
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -115,7 +187,13 @@ pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: 
         span.record("span_id", std::str::from_utf8(&s).unwrap_or_default());
     }
 
-    let response = if header_bytes(req.headers()) > tel.max_header_bytes {
+    if !http_body::Body::is_end_stream(req.body()) {
+        let progress = BodyProgress::default();
+        req.extensions_mut().insert(progress.clone());
+        req = req.map(|inner| Body::new(TrackedBody { inner, progress }));
+    }
+
+    let mut response = if header_bytes(req.headers()) > tel.max_header_bytes {
         json_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request header fields too large",
@@ -123,6 +201,12 @@ pub async fn observe(State(tel): State<Arc<HttpTelemetry>>, req: Request, next: 
     } else {
         ensure_json_errors(next.run(req).instrument(span.clone()).await)
     };
+
+    if tel.readiness.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
 
     let status = response.status().as_u16();
     let elapsed = start.elapsed();

@@ -51,7 +51,7 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// Producer defaults; every one can be overridden with `KAFKA_PROP_<NAME>`.
 fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
-    vec![
+    let mut d = vec![
         ("client.id", "hello".to_owned()),
         // Durable once acknowledged, no duplicates from retries.
         ("acks", "all".to_owned()),
@@ -71,10 +71,18 @@ fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
             cfg.queue_max_events.to_string(),
         ),
         ("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES.to_string()),
-        // librdkafka defaults to GSSAPI, which is not built in: with
-        // `security.protocol=SASL_*` and no mechanism, PLAIN is the one that works.
-        ("sasl.mechanisms", "PLAIN".to_owned()),
-    ]
+    ];
+    // librdkafka defaults to GSSAPI, which is not built in: with
+    // `security.protocol=SASL_*` and no mechanism, PLAIN is the one that works.
+    // Only then: a SASL setting on a plaintext client makes librdkafka warn at
+    // every start.
+    let sasl = cfg.props.iter().any(|p| {
+        p.name == "security.protocol" && p.value.trim().to_ascii_lowercase().starts_with("sasl")
+    });
+    if sasl {
+        d.push(("sasl.mechanisms", "PLAIN".to_owned()));
+    }
+    d
 }
 
 fn client_config(cfg: &KafkaConfig, with_brokers: bool) -> ClientConfig {
@@ -452,7 +460,13 @@ mod tests {
         assert_eq!(c.get("sasl.mechanisms"), None);
         let d = client_config(&cfg(&[]), true);
         assert_eq!(d.get("acks"), Some("all"));
-        assert_eq!(d.get("sasl.mechanisms"), Some("PLAIN"));
+        assert_eq!(
+            d.get("sasl.mechanisms"),
+            None,
+            "no SASL setting on a plaintext client (librdkafka warns at start)"
+        );
+        let sasl = client_config(&cfg(&[("security.protocol", "SASL_PLAINTEXT")]), true);
+        assert_eq!(sasl.get("sasl.mechanisms"), Some("PLAIN"));
     }
 
     #[cfg(not(feature = "kafka-tls"))]

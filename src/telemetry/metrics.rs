@@ -113,6 +113,9 @@ const METHODS: [&str; 10] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT", "_OTHER",
 ];
 
+/// The index of `_OTHER`: any method outside the set, or none known.
+pub const OTHER_METHOD: usize = METHODS.len() - 1;
+
 pub fn method_index(m: &Method) -> usize {
     match *m {
         Method::GET => 0,
@@ -124,7 +127,7 @@ pub fn method_index(m: &Method) -> usize {
         Method::PATCH => 6,
         Method::TRACE => 7,
         Method::CONNECT => 8,
-        _ => 9,
+        _ => OTHER_METHOD,
     }
 }
 

@@ -11,12 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-/// An in-process server built with the production `build_app` + `serve`.
+/// An in-process server built with the production `build_app` + `serve`,
+/// both listeners on loopback ports the kernel picks.
 pub struct TestServer {
+    /// The public API listener.
     pub addr: SocketAddr,
+    /// The admin listener: probes and `/metrics`.
+    pub admin_addr: SocketAddr,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -32,20 +36,26 @@ impl TestServer {
             .or_insert_with(|| dir.path().display().to_string());
         map.entry("SHUTDOWN_DRAIN_SECONDS".into())
             .or_insert_with(|| "0".into());
+        map.entry("PORT".into()).or_insert_with(|| "0".into());
+        map.entry("ADMIN_PORT".into()).or_insert_with(|| "0".into());
         let config = hello::Config::from_lookup(|k| map.get(k).cloned()).unwrap();
         let renderer = hello::telemetry::metrics::MetricsRenderer::new(
             hello::telemetry::metrics::install_recorder(),
         );
         let app = hello::build_app(&config, renderer);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listeners = hello::Listeners::bind_on([127, 0, 0, 1].into(), &config)
+            .await
+            .unwrap();
+        let addr = listeners.public_addr().unwrap();
+        let admin_addr = listeners.admin_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(hello::serve(listener, app, async move {
+        tokio::spawn(hello::serve(listeners, app, async move {
             let _ = rx.await;
             "test"
         }));
         TestServer {
             addr,
+            admin_addr,
             dir,
             stop: Some(tx),
         }
@@ -53,6 +63,10 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin_addr, path)
     }
 
     pub fn scratch_dir(&self) -> std::path::PathBuf {
@@ -194,23 +208,26 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Ra
 pub struct Proc {
     pub child: Child,
     pub port: u16,
+    pub admin_port: u16,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
     pub dir: tempfile::TempDir,
 }
 
 impl Proc {
-    /// Starts `hello` with `PORT=0` and a private `TMPDIR`, and waits for its
-    /// `listening` log line to learn the port.
+    /// Starts `hello` with `PORT=0`, `ADMIN_PORT=0` and a private `TMPDIR`,
+    /// and waits for its `listening` log line to learn both ports.
     pub fn start(vars: &[(&str, &str)]) -> Proc {
         let mut proc = Proc::spawn(vars);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(port) = proc.lines().iter().find_map(|l| {
+            if let Some((port, admin)) = proc.lines().iter().find_map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["message"] == "listening").then(|| v["port"].as_u64())?
+                (v["message"] == "listening")
+                    .then(|| Some((v["port"].as_u64()?, v["admin_port"].as_u64()?)))?
             }) {
                 proc.port = port as u16;
+                proc.admin_port = admin as u16;
                 return proc;
             }
             if let Ok(Some(status)) = proc.child.try_wait() {
@@ -235,6 +252,7 @@ impl Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hello"));
         cmd.env_clear()
             .env("PORT", "0")
+            .env("ADMIN_PORT", "0")
             .env("TMPDIR", dir.path())
             .env("SHUTDOWN_DRAIN_SECONDS", "0")
             .stdout(Stdio::piped())
@@ -250,6 +268,7 @@ impl Proc {
         Proc {
             child,
             port: 0,
+            admin_port: 0,
             stdout,
             stderr,
             dir,
@@ -258,6 +277,10 @@ impl Proc {
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.admin_port))
     }
 
     pub fn lines(&self) -> Vec<String> {

@@ -1,0 +1,251 @@
+//! The two HTTP/1.1 listeners and their connection-level limits (header
+//! buffer, header read timeout against slowloris, which also closes idle
+//! keep-alive connections, a send timeout, a cap on open connections) that
+//! axum's `serve` does not expose, and the graceful stop driven by
+//! [`crate::shutdown`].
+//!
+//! The **public** listener serves the API behind `MAX_CONNECTIONS`; the
+//! **admin** listener serves probes and `/metrics` with its own small budget,
+//! so a connection flood on the public port cannot starve the kubelet's
+//! probes or Prometheus's scrapes (and turn an attack into restarts).
+
+mod conn_io;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use self::conn_io::ConnIo;
+pub use self::conn_io::{LINGER_BYTES, LINGER_TIME};
+use crate::app::App;
+use crate::config::Config;
+use crate::telemetry::http::HttpTelemetry;
+use crate::telemetry::throttle::LogThrottle;
+
+/// Open connections the admin listener serves at once: the kubelet's probes
+/// and a few scrapers need a handful; the bound keeps the port cheap.
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// The bound sockets, so that callers (tests) learn the ports before serving.
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `PORT` and `ADMIN_PORT` on every interface (production).
+    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
+        Self::bind_on(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config).await
+    }
+
+    /// Binds both ports on one address (tests use loopback).
+    pub async fn bind_on(ip: IpAddr, config: &Config) -> std::io::Result<Listeners> {
+        let public = TcpListener::bind(SocketAddr::new(ip, config.port)).await?;
+        let admin = TcpListener::bind(SocketAddr::new(ip, config.admin_port)).await?;
+        Ok(Listeners { public, admin })
+    }
+
+    pub fn public_addr(&self) -> std::io::Result<SocketAddr> {
+        self.public.local_addr()
+    }
+
+    pub fn admin_addr(&self) -> std::io::Result<SocketAddr> {
+        self.admin.local_addr()
+    }
+}
+
+/// What every connection of one listener is served with.
+#[derive(Clone)]
+struct ConnSettings {
+    router: Router,
+    header_read_timeout: Duration,
+    send_timeout: Duration,
+    max_buf: usize,
+    telemetry: Arc<HttpTelemetry>,
+}
+
+impl ConnSettings {
+    fn spawn(&self, graceful: &GracefulShutdown, stream: TcpStream, slot: OwnedSemaphorePermit) {
+        let _ = stream.set_nodelay(true);
+        let io = ConnIo::new(stream, self.send_timeout, Arc::clone(&self.telemetry), slot);
+        let svc = TowerToHyperService::new(self.router.clone());
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(self.max_buf)
+            .serve_connection(TokioIo::new(io), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// One listener's accept loop state: its connection budget and the throttle
+/// of its "at the cap" warning.
+struct Acceptor {
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+    quiet: LogThrottle,
+    name: &'static str,
+    /// What sets the budget, for the warning at the cap.
+    limit: &'static str,
+    settings: ConnSettings,
+}
+
+impl Acceptor {
+    /// Accepts and serves connections until `until` resolves.
+    async fn run_until<T>(&self, graceful: &GracefulShutdown, until: impl Future<Output = T>) -> T {
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                out = &mut until => return out,
+                (res, slot) = self.next_connection() => match res {
+                    Ok(stream) => self.settings.spawn(graceful, stream, slot),
+                    Err(e) => accept_error(e).await,
+                },
+            }
+        }
+    }
+
+    /// A free connection slot, then a connection: one future, so that
+    /// `select!` can still see the shutdown signal or the drain deadline
+    /// while it waits.
+    async fn next_connection(&self) -> (std::io::Result<TcpStream>, OwnedSemaphorePermit) {
+        let slot = self.next_slot().await;
+        (self.listener.accept().await.map(|(stream, _)| stream), slot)
+    }
+
+    /// Waits for a free connection slot, saying so when the cap is what
+    /// waits (once per window: at the cap this happens for every connection).
+    async fn next_slot(&self) -> OwnedSemaphorePermit {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return slot;
+        }
+        if let Some(suppressed) = self.quiet.admit(self.name, Instant::now()) {
+            tracing::warn!(
+                suppressed,
+                listener = self.name,
+                "connection limit reached ({}): not accepting until one closes",
+                self.limit
+            );
+        }
+        // The semaphore is never closed, so acquiring cannot fail.
+        match self.slots.clone().acquire_owned().await {
+            Ok(slot) => slot,
+            Err(_) => unreachable!("the connection semaphore is never closed"),
+        }
+    }
+}
+
+/// Serves `app` on both listeners until `shutdown` resolves, then drains:
+/// readiness 503 at once, keep serving for the drain period, stop accepting,
+/// wait (bounded) for in-flight requests. The admin listener keeps answering
+/// probes and scrapes until the public side is done.
+pub async fn serve(
+    listeners: Listeners,
+    app: App,
+    shutdown: impl Future<Output = &'static str>,
+) -> std::io::Result<()> {
+    let limits = app.limits.clone();
+    // hyper answers 431 itself (rewritten into the JSON error by `ConnIo`)
+    // once headers outgrow this buffer; below it the edge middleware applies
+    // MAX_HEADER_BYTES exactly.
+    let max_buf = (limits.max_header_bytes + 16 * 1024).max(8192);
+    let settings = |router: Router| ConnSettings {
+        router,
+        header_read_timeout: limits.header_read_timeout,
+        send_timeout: limits.request_timeout,
+        max_buf,
+        telemetry: Arc::clone(&app.telemetry),
+    };
+    let acceptor = |listener, max, name, limit| Acceptor {
+        listener,
+        // Each open connection costs ~13 KiB (hyper's buffers, the task):
+        // the cap bounds memory under a connection flood. At the cap the
+        // loop stops accepting, so new connections wait in the kernel backlog
+        // until one closes (idle ones close after the header read timeout).
+        slots: Arc::new(Semaphore::new(max)),
+        quiet: LogThrottle::new(LogThrottle::WINDOW),
+        name,
+        limit,
+        settings: settings(if name == "admin" {
+            app.admin.clone()
+        } else {
+            app.router.clone()
+        }),
+    };
+    let public = acceptor(
+        listeners.public,
+        limits.max_connections,
+        "public",
+        "MAX_CONNECTIONS",
+    );
+    let admin = acceptor(
+        listeners.admin,
+        ADMIN_MAX_CONNECTIONS,
+        "admin",
+        "the admin listener's 64",
+    );
+
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = tokio::spawn(async move {
+        let graceful = GracefulShutdown::new();
+        admin
+            .run_until(&graceful, async {
+                let _ = admin_stopped.await;
+            })
+            .await;
+        // Probes and scrapes are short: a brief grace, then the process ends.
+        let _ = tokio::time::timeout(Duration::from_secs(1), graceful.shutdown()).await;
+    });
+
+    app.readiness.mark_started();
+    let graceful = GracefulShutdown::new();
+    let signal = public.run_until(&graceful, shutdown).await;
+
+    app.readiness.mark_draining();
+    tracing::info!(
+        signal,
+        drain_seconds = limits.shutdown_drain.as_secs(),
+        "shutdown: not ready, draining"
+    );
+    public
+        .run_until(&graceful, tokio::time::sleep(limits.shutdown_drain))
+        .await;
+    drop(public);
+
+    // In-flight requests are bounded by the request timeout.
+    let grace = limits.request_timeout + Duration::from_secs(1);
+    tracing::info!("shutdown: stopped accepting, finishing in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "shutdown: connections still open after grace period"
+        );
+    }
+    let _ = admin_stop.send(());
+    let _ = admin_task.await;
+    Ok(())
+}
+
+/// Accept can fail transiently (EMFILE under a connection flood, aborted
+/// handshakes): log and back off briefly instead of spinning.
+async fn accept_error(e: std::io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
