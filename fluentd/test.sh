@@ -260,13 +260,22 @@ have_capture=false
 if [ ! -x "$HELLO_BIN" ]; then
   bad "the service binary is missing: $HELLO_BIN (scripts/build-static.sh builds it)"
 else
-  PORT="$(hello_free_port)"
   mkdir -p "$WORK/tmp"
-  PORT="$PORT" TMPDIR="$WORK/tmp" FAULT_INJECTION=true RUST_LOG=info SHUTDOWN_DRAIN_SECONDS=1 \
+  # The kernel picks both ports; the start-up line says which (a binary without the
+  # admin listener has one port, and serves /healthz there).
+  PORT=0 ADMIN_PORT=0 TMPDIR="$WORK/tmp" FAULT_INJECTION=true RUST_LOG=info SHUTDOWN_DRAIN_SECONDS=1 \
     "$HELLO_BIN" >"$WORK/hello.stdout" 2>"$WORK/hello.stderr" &
   HELLO_PID=$!
+  ports=""
+  for _ in $(seq 1 100); do
+    ports="$(jq -r 'select(.message == "listening") | "\(.port) \(.admin_port // .port)"' "$WORK/hello.stdout" 2>/dev/null | head -1)"
+    [ -n "$ports" ] && break
+    sleep 0.1
+  done
+  read -r PORT ADMIN_PORT <<<"${ports:-0 0}"
   base="http://127.0.0.1:$PORT"
-  for _ in $(seq 1 100); do curl -sf -m 2 "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -sf -m 2 "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "  hello on port $PORT, admin port $ADMIN_PORT"
   tp="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
   c() { curl -s -m 5 -o /dev/null -w '%{http_code} ' "$@"; }
   printf '  requests:'

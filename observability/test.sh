@@ -61,10 +61,26 @@ checkov_scan() {
 }
 run "checkov: 0 failed (observability/, grafana/)" checkov_scan
 run "OpenTelemetry Collector config structure" python3 lib/otelconfig.py otel-collector/config.yaml
+run "collector: own metrics (:8888) scraped by a ServiceMonitor; OTLP exporter TLS matches the backend placeholder" \
+  python3 lib/manifests.py collector "$WORK/render/otel-collector.yaml" otel-collector/config.yaml
+run "metrics-server: tag + digest, version labels agree, kubelet certificates verified" \
+  python3 lib/manifests.py metrics-server "$WORK/render/metrics-server.yaml"
+selector_label() {
+  kubectl kustomize ../fluentd/overlays/active-active >"$WORK/render-fluentd.yaml" || return 1
+  python3 lib/manifests.py selector "$ROOT" "$WORK"/render/*.yaml "$WORK/render-fluentd.yaml"
+}
+run "Prometheus selector label: one component sets it, every ServiceMonitor/PodMonitor/PrometheusRule has it" selector_label
+scrape_target() {
+  kubectl kustomize ../k8s/overlays/prod >"$WORK/render-k8s.yaml" || return 1
+  python3 lib/manifests.py scrape "$WORK/render/prometheus.yaml" "$WORK/render-k8s.yaml"
+}
+run "ServiceMonitor hello selects the workload's headless admin Service and its admin container port" scrape_target
 
 # ---------- Prometheus rules
 run "rules: extract every PrometheusRule, metadata and runbook sections" \
-  python3 lib/promrules.py extract "$WORK/render/prometheus.yaml" "$WORK/rules.yaml" RUNBOOK.md prometheus/rules
+  python3 lib/promrules.py extract "$WORK/render/prometheus.yaml,$WORK/render/otel-collector.yaml" "$WORK/rules.yaml" \
+    RUNBOOK.md prometheus/rules,otel-collector
+run "burn-rate alerts quote the windows their expressions use" python3 lib/promrules.py windows "$WORK/rules.yaml"
 run "promtool check rules" promtool check rules "$WORK/rules.yaml"
 promtool_test() {
   mkdir -p "$WORK/unit" && cp "$WORK/rules.yaml" prometheus/tests/*.test.yaml "$WORK/unit/" && \

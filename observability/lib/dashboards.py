@@ -50,6 +50,9 @@ def slug(h):
     return re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
 
 
+RETENTION_DAYS = 10  # kube-prometheus-stack's default prometheus.prometheusSpec.retention
+
+
 def lint(d, runbook):
     errors, uids = [], set()
     anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", Path(runbook).read_text(), re.M)}
@@ -80,6 +83,13 @@ def lint(d, runbook):
                     errors.append(f"{path.name}: {p['title']!r}/{t['refId']} does not use ${{datasource}}")
             if not p.get("targets"):
                 errors.append(f"{path.name}: panel {p['title']!r} has no query")
+            # A range longer than kube-prometheus-stack's default retention (10d) silently
+            # covers less than it says: the panel must say so.
+            for t in p.get("targets", []):
+                long = [r for r in re.findall(r"\[(\d+)d\]", t.get("expr", "")) if int(r) > RETENTION_DAYS]
+                if long and "retention" not in p.get("description", "").lower():
+                    errors.append(f"{path.name}: {p['title']!r} queries [{long[0]}d], beyond the default "
+                                  f"{RETENTION_DAYS}d retention, and its description does not say so")
         for link in links:
             url = link.get("url", "")
             if "RUNBOOK.md" in url and "#" in url and url.split("#", 1)[1] not in anchors:

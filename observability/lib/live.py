@@ -116,23 +116,51 @@ class Prom:
         return self.api("alerts")["alerts"]
 
 
-def start_hello(name, port, workdir, extra_env):
+def listening(log_path):
+    """(port, admin_port) from the service's start-up line ("message": "listening"). A
+    binary without the admin listener serves /metrics on its one port."""
+    try:
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("message") == "listening" and "port" in rec:
+            return int(rec["port"]), int(rec.get("admin_port", rec["port"]))
+    return None
+
+
+def start_hello(name, workdir, extra_env):
+    """Starts the real binary with PORT=0 ADMIN_PORT=0 (the kernel picks both) and reads
+    the bound ports from its start-up line. Returns (process, port, admin_port)."""
     tmp = tempfile.mkdtemp(prefix=f"{name}-tmp-", dir=workdir)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_"))}
-    env.update({"PORT": str(port), "FAULT_INJECTION": "true", "TMPDIR": tmp, "RUST_LOG": "warn",
+    # hello=info: the "listening" line; everything else at warn.
+    env.update({"PORT": "0", "ADMIN_PORT": "0", "FAULT_INJECTION": "true", "TMPDIR": tmp,
+                "RUST_LOG": "warn,hello=info",
                 "SCRATCH_QUOTA_BYTES": str(1 << 20), "SHUTDOWN_DRAIN_SECONDS": "0"})
     env.update(extra_env)
-    out = open(Path(workdir) / f"{name}.log", "wb")
+    log_path = Path(workdir) / f"{name}.log"
+    out = open(log_path, "wb")
     p = subprocess.Popen([os.environ["HELLO_BIN"]], env=env, stdout=out, stderr=subprocess.STDOUT)
-    ok = wait_for(name, lambda: http(f"http://127.0.0.1:{port}/readyz", timeout=2)[0] == 200, 20)
-    check(bool(ok), f"{name}: hello listening on 127.0.0.1:{port} and ready")
-    return p
+    ports = wait_for(name, lambda: listening(log_path), 20, 0.1)
+    if not ports:
+        check(False, f"{name}: no 'listening' line with its ports in {log_path}")
+        return p, None, None
+    port, admin = ports
+    ok = wait_for(name, lambda: http(f"http://127.0.0.1:{admin}/readyz", timeout=2)[0] == 200, 20)
+    check(bool(ok), f"{name}: hello listening on 127.0.0.1:{port}, admin (/readyz, /metrics) on {admin}, ready")
+    return p, port, admin
 
 
 class Traffic:
     """Background clients. mode: healthy | faulty."""
 
     def __init__(self, ports):
+        # ports: (public, admin) pairs; probes go to the admin port, like the kubelet's.
         self.ports, self.mode, self.stop = ports, "healthy", threading.Event()
         self.counts = {}
         self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(4)]
@@ -140,9 +168,12 @@ class Traffic:
     def run(self, i):
         n = 0
         while not self.stop.is_set():
-            for port in list(self.ports):
+            for port, admin in list(self.ports):
                 b = f"http://127.0.0.1:{port}"
-                reqs = [("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET", "/readyz"),
+                for probe in ("/healthz", "/readyz"):
+                    status, _ = http(f"http://127.0.0.1:{admin}{probe}")
+                    self.counts[status] = self.counts.get(status, 0) + 1
+                reqs = [("GET", "/"), ("GET", "/version"),
                         ("PUT", f"/v1/scratch/k{i}-{n % 5}"), ("GET", f"/v1/scratch/k{i}-{n % 5}"),
                         ("GET", "/v1/delay/5"), ("GET", "/no/such/route")]
                 if n % 5 == 0:
@@ -212,18 +243,23 @@ def main(workdir, rules, fast_rules, sm_file, dash_dir):
     t0 = time.time()
     procs = []
     try:
-        p_main, p_deg, p_otlp, p_prom = free_port(), free_port(), free_port(), free_port()
-        procs.append(start_hello("hello-main", p_main, workdir, {}))
+        p_otlp, p_prom = free_port(), free_port()
+        proc, p_main, a_main = start_hello("hello-main", workdir, {})
+        procs.append(proc)
         # Degraded: OTLP export and Kafka both point at a closed loopback port, so trace
         # export fails, and log events are dropped (a 1-event queue) or fail (1 s timeout):
         # all counted, which is what the telemetry dashboard and alerts are about.
-        procs.append(start_hello("hello-degraded", p_deg, workdir, {
+        proc, p_deg, a_deg = start_hello("hello-degraded", workdir, {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{p_otlp}", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_BSP_SCHEDULE_DELAY": "500", "RUST_LOG": "info",
             "KAFKA_BROKERS": f"127.0.0.1:{p_otlp}", "KAFKA_QUEUE_MAX_EVENTS": "1",
-            "KAFKA_PROP_MESSAGE_TIMEOUT_MS": "1000"}))
+            "KAFKA_PROP_MESSAGE_TIMEOUT_MS": "1000"})
+        procs.append(proc)
+        if not (a_main and a_deg):
+            return 1
         targets = Path(workdir) / "targets.json"
-        write_targets(targets, [("hello-main-0", p_main)])
+        # Prometheus scrapes the admin port (the ServiceMonitor's endpoint port).
+        write_targets(targets, [("hello-main-0", a_main)])
         cfg = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                "rule_files": [rules, fast_rules],
                "scrape_configs": [scrape_config(sm_file, targets)]}
@@ -241,7 +277,7 @@ def main(workdir, rules, fast_rules, sm_file, dash_dir):
         want = {g["name"] for g in yaml.safe_load(Path(rules).read_text())["groups"]} | {"live-test.fast-variants"}
         check(want == {g["name"] for g in groups}, f"all {len(want)} rule groups loaded ({', '.join(sorted(want))})")
 
-        traffic = Traffic([p_main])
+        traffic = Traffic([(p_main, a_main)])
         with traffic:
             # ---- phase 1: healthy
             up = wait_for("up", lambda: prom.query('up{job="hello"} == 1'), 20)
@@ -259,8 +295,8 @@ def main(workdir, rules, fast_rules, sm_file, dash_dir):
             check(not bad, f"every rule evaluates without error ({bad or 'all ok'})")
 
             # ---- phase 2: injected errors, slow requests, a degraded instance
-            write_targets(targets, [("hello-main-0", p_main), ("hello-degraded-0", p_deg)])
-            traffic.ports.append(p_deg)
+            write_targets(targets, [("hello-main-0", a_main), ("hello-degraded-0", a_deg)])
+            traffic.ports.append((p_deg, a_deg))
             traffic.mode = "faulty"
             t_err = time.time()
 

@@ -48,7 +48,10 @@ def extract(rendered, out, runbook, rule_dir):
     anchors = {slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", Path(runbook).read_text(), re.M)}
     # The URL must name this runbook file (repository path), not just any RUNBOOK.md.
     repo_root = Path(__file__).resolve().parents[2]
-    runbook_path = Path(runbook).resolve().relative_to(repo_root).as_posix()
+    try:
+        runbook_path = Path(runbook).resolve().relative_to(repo_root).as_posix()
+    except ValueError:  # a copy outside the checkout: its folder and name
+        runbook_path = "/".join(Path(runbook).resolve().parts[-2:])
     groups, seen = [], set()
     for d in rules:
         for g in d["spec"]["groups"]:
