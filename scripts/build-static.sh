@@ -9,7 +9,16 @@ cd "$HELLO_ROOT"
 # sections (1.8 MB instead of 3 MB in the binary). librdkafka's build does not
 # notice a CFLAGS change: after changing them run
 #   cargo clean -p rdkafka-sys --release --target x86_64-unknown-linux-gnu
+# cargo-auditable (scripts/install-tools.sh) embeds the crate list in a .dep-v0
+# section so image scanners see the Rust dependencies (docs/SUPPLY-CHAIN.md);
+# without it the build still works, and scripts/supply-chain.sh fails.
+build=(build)
+if command -v cargo-auditable >/dev/null 2>&1; then
+  build=(auditable build)
+else
+  echo "build-static: cargo-auditable not installed: the binary will not carry its crate list" >&2
+fi
 CFLAGS="${CFLAGS:--Os -ffunction-sections -fdata-sections}" \
 RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' \
-  cargo build --release --locked --target "$HELLO_TARGET" "$@"
+  cargo "${build[@]}" --release --locked --target "$HELLO_TARGET" "$@"
 ls -l "$HELLO_BIN"
