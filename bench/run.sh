@@ -44,23 +44,23 @@ fi
 
 # variant → command line (env + binary); add rows here.
 start_variant() {
-  local name=$1 port=$2
+  local name=$1 port=$2 admin=$3
   case $name in
     baseline) PORT=$port taskset -c 0 "$BASELINE_BIN" ;;
-    hello) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_BIN" ;;
+    hello) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_BIN" ;;
     # Same binary, access log filtered out: shows what the log line costs.
-    hello-nolog) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn taskset -c 0 "$HELLO_BIN" ;;
+    hello-nolog) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 RUST_LOG=warn taskset -c 0 "$HELLO_BIN" ;;
     # Every log line also produced to Kafka (mock cluster), and to a broker that is down.
-    hello-kafka) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
+    hello-kafka) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
     # The same code at opt-level 3 (set HELLO_O3_BIN to such a build): the profile trade-off.
-    hello-o3) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
-    hello-kafka-down) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
+    hello-o3) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
+    hello-kafka-down) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
     # The broker is lost and comes back every 3 s during the run (a second mock cluster).
-    hello-kafka-flap) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$FLAP_BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
+    hello-kafka-flap) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$FLAP_BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
     # Every span exported over OTLP/HTTP: to a healthy sink, to a closed port, to a black hole.
-    hello-otlp) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_OK taskset -c 0 "$HELLO_BIN" ;;
-    hello-otlp-down) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$DEAD_OTLP taskset -c 0 "$HELLO_BIN" ;;
-    hello-otlp-blackhole) PORT=$port TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_HOLE OTEL_EXPORTER_OTLP_TIMEOUT=2000 taskset -c 0 "$HELLO_BIN" ;;
+    hello-otlp) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_OK taskset -c 0 "$HELLO_BIN" ;;
+    hello-otlp-down) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$DEAD_OTLP taskset -c 0 "$HELLO_BIN" ;;
+    hello-otlp-blackhole) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_HOLE OTEL_EXPORTER_OTLP_TIMEOUT=2000 taskset -c 0 "$HELLO_BIN" ;;
     *) echo "unknown variant $name" >&2; return 1 ;;
   esac
 }
@@ -102,7 +102,8 @@ fi
 DEAD_BROKER="127.0.0.1:$(hello_free_port)"   # nothing listens there
 DEAD_OTLP="http://127.0.0.1:$(hello_free_port)"
 
-# Delivered Kafka log events so far (0 when the variant has no sink).
+# Delivered Kafka log events so far (0 when the variant has no sink), scraped from
+# the admin port (hello serves /metrics there only).
 kafka_sent() {
   curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null |
     awk '/^hello_log_events_total\{/ && /outcome="sent"/ {s += $2} END {print s + 0}'
@@ -112,8 +113,9 @@ results="$WORK/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for v in $VARIANTS; do
     port=$(hello_free_port)
+    admin=$(hello_free_port)
     # The service's stdout goes to a pipe drained by cat, as a container runtime would.
-    start_variant "$v" "$port" | taskset -c 1 cat >/dev/null &
+    start_variant "$v" "$port" "$admin" | taskset -c 1 cat >/dev/null &
     server_job=$!
     sleep 0.3
     case $v in baseline) bin=$BASELINE_BIN ;; hello-o3) bin=$HELLO_O3_BIN ;; *) bin=$HELLO_BIN ;; esac
@@ -124,14 +126,20 @@ for round in $(seq 1 "$ROUNDS"); do
       sleep 0.05
     done
     [ -n "$pid" ] || { echo "variant $v did not start"; exit 1; }
-    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    # Ready: hello's /readyz on its admin port; the baseline has only `/`.
+    case $v in
+      baseline) ready_url="http://127.0.0.1:$port/" ;;
+      *) ready_url="http://127.0.0.1:$admin/readyz" ;;
+    esac
+    for _ in $(seq 50); do curl -sf -o /dev/null "$ready_url" && break; sleep 0.1; done
+    curl -sf -o /dev/null "$ready_url" || { echo "variant $v did not become ready ($ready_url)"; exit 1; }
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
-    k0=$(kafka_sent "$port")
+    k0=$(kafka_sent "$admin")
     t0=$(cpu_ticks "$pid")
     out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "http://127.0.0.1:$port/")
     t1=$(cpu_ticks "$pid")
     sleep 0.2   # let the last deliveries report
-    k1=$(kafka_sent "$port")
+    k1=$(kafka_sent "$admin")
     rss=$(rss_kib "$pid")
     kill -TERM "$pid"; wait "$server_job" 2>/dev/null || true
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')

@@ -9,13 +9,19 @@ memory), never about time: timings are reported, not asserted.
 
   harness.py [--target native|container] rolling-restart --rate 400
   harness.py [--target container] tmp-full | hostile | otlp-blackhole | kafka-down
+  harness.py [--target container] scratch-abuse | admin-probes | parser-errors | drain-close
+  harness.py [--target container] oversized-put | shutdown-backlog
+
+Every target gets a free PORT (the API) and a free ADMIN_PORT (probes, /metrics): readiness
+polls and scrapes go to the admin port, the normal client's requests to the public one.
 """
 
 import argparse
-import re
 import asyncio
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,11 +70,12 @@ class Native:
     kind = "native"
 
     def __init__(self, env, tmpdir=None):
-        self.port = free_port()
+        self.port, self.admin = free_port(), free_port()
         self.workdir = tempfile.mkdtemp(prefix="hello-rel-")
         self.tmpdir = tmpdir or os.path.join(self.workdir, "tmp")
         os.makedirs(self.tmpdir, exist_ok=True)
-        full = {"PATH": "/usr/bin:/bin", "PORT": str(self.port), "TMPDIR": self.tmpdir}
+        full = {"PATH": "/usr/bin:/bin", "PORT": str(self.port), "ADMIN_PORT": str(self.admin),
+                "TMPDIR": self.tmpdir}
         full.update(env)
         self.log_path = os.path.join(self.workdir, "stdout.log")
         self.log = open(self.log_path, "wb")
@@ -96,8 +103,11 @@ class Native:
         with open(self.log_path, "rb") as f:
             return [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln]
 
+    def scratch_dir(self):
+        return os.path.join(self.tmpdir, "hello-scratch")
+
     def scratch_files(self):
-        return sorted(os.listdir(os.path.join(self.tmpdir, "hello-scratch")))
+        return sorted(os.listdir(self.scratch_dir()))
 
     def close(self):
         if self.alive():
@@ -113,12 +123,12 @@ class Container:
     kind = "container"
 
     def __init__(self, env, tmpfs_size="64m"):
-        self.port = free_port()
+        self.port, self.admin = free_port(), free_port()
         self.name = f"hello-rel-{os.getpid()}-{self.port}"
         args = ["run", "-d", "--name", self.name, "--pull", "never", "--network", "host",
                 "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
                 "--user", "65532:65532", "--tmpfs", f"/tmp:rw,size={tmpfs_size},mode=1777",
-                "-e", f"PORT={self.port}"]
+                "-e", f"PORT={self.port}", "-e", f"ADMIN_PORT={self.admin}"]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
         args.append(os.environ["HELLO_IMAGE"])
@@ -155,10 +165,12 @@ class Container:
         out = self.podman("logs", self.name)
         return [ln for ln in (out.stdout + out.stderr).splitlines() if ln]
 
+    def scratch_dir(self):
+        # The image has no shell or ls: reach the tmpfs through the container's root.
+        return f"/proc/{self.pid}/root/tmp/hello-scratch"
+
     def scratch_files(self):
-        # The image has no shell or ls: read the tmpfs through the container's root.
-        d = f"/proc/{self.pid}/root/tmp/hello-scratch"
-        return sorted(os.listdir(d))
+        return sorted(os.listdir(self.scratch_dir()))
 
     def close(self):
         self.podman("rm", "-f", "-t", "0", self.name)
@@ -168,7 +180,7 @@ def start(args, env, tmpdir=None, tmpfs_size="64m"):
     t = Container(env, tmpfs_size) if args.target == "container" else Native(env, tmpdir)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if http_get(t.port, "/readyz")[0] == 200:
+        if http_get(t.admin, "/readyz")[0] == 200:
             return t
         time.sleep(0.05)
     print("\n".join(t.lines()[-20:]))
@@ -199,11 +211,11 @@ def http_get(port, path, timeout=2.0, method="GET", body=None, headers=None):
         return 0, str(e).encode(), {}
 
 
-def metric(port, name, scraped=None, **labels):
+def metric(admin, name, scraped=None, **labels):
     """Sum of the samples of `name` matching `labels`, from `scraped` (one /metrics body)
-    or from a fresh scrape."""
+    or from a fresh scrape of the admin port."""
     if scraped is None:
-        scraped = http_get(port, "/metrics")[1]
+        scraped = http_get(admin, "/metrics")[1]
     total = 0.0
     for line in scraped.decode().splitlines():
         if not line.startswith(name):
@@ -240,9 +252,9 @@ def kafka_eligible_lines(target):
     return n
 
 
-def kafka_outcomes(port):
-    scraped = http_get(port, "/metrics")[1]
-    return {o: metric(port, "hello_log_events_total", scraped, sink="kafka", outcome=o)
+def kafka_outcomes(admin):
+    scraped = http_get(admin, "/metrics")[1]
+    return {o: metric(admin, "hello_log_events_total", scraped, sink="kafka", outcome=o)
             for o in ("sent", "dropped", "failed")}
 
 
@@ -342,11 +354,11 @@ class Load:
         return out, lat
 
 
-async def poll_ready(port, stop, seen, interval=0.05):
-    """Records (time, status) of /readyz until stop; each probe on a new connection, as
-    the kubelet does."""
+async def poll_ready(admin, stop, seen, interval=0.05):
+    """Records (time, status) of /readyz on the admin port until stop; each probe on a
+    new connection, as the kubelet does."""
     while not stop.is_set():
-        c = Conn(port)
+        c = Conn(admin)
         _, status = await c.request("/readyz", timeout=2)
         c.drop()
         seen.append((time.monotonic(), status))
@@ -373,7 +385,7 @@ async def _rolling(args, t, rate, client, drain, slow_ms, propagation):
     slow = Load(t.port, 4, conns=8, path=f"/v1/delay/{slow_ms}")
     ready_seen, ready_stop = [], asyncio.Event()
     tasks = [asyncio.create_task(x) for x in (load.run(), slow.run(),
-                                               poll_ready(t.port, ready_stop, ready_seen))]
+                                               poll_ready(t.admin, ready_stop, ready_seen))]
     await asyncio.sleep(2.0)
     t_term = time.monotonic()
     t.terminate()
@@ -458,9 +470,9 @@ def tmp_full(args):
         s0, b0, _ = http_get(t.port, "/v1/scratch/k0")
         check(s0 == 200 and b0 == body, "earlier data intact and readable")
         check(http_get(t.port, "/")[0] == 200, "other routes unaffected (GET /)")
-        check(http_get(t.port, "/readyz")[0] == 200,
+        check(http_get(t.admin, "/readyz")[0] == 200,
               "still ready: a full volume fails writes, it does not take the pod out of rotation")
-        used = metric(t.port, "hello_scratch_bytes")
+        used = metric(t.admin, "hello_scratch_bytes")
         check(used == 200 * 1024 * len(stored), "hello_scratch_bytes counts only stored data",
               f"{used:.0f}")
         for k in stored:
@@ -501,23 +513,34 @@ def raw_exchange(port, data, wait=2.0):
     return out, closed
 
 
+def json_status(raw):
+    """The `status` field of the JSON error body of the first response in `raw`."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    try:
+        return json.loads(rest[:int(m[1])] if m else rest).get("status")
+    except (ValueError, AttributeError):
+        return None
+
+
 def statuses(raw):
     return [int(line.split()[1]) for line in raw.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
 
 
 class Prober(threading.Thread):
-    """A normal client during the attack: GET / and /readyz every 100 ms, each on a new
-    connection; records failures and latency."""
+    """A normal client and the kubelet during the attack: GET / on the public port and
+    /readyz on the admin port every 100 ms, each on a new connection; records failures
+    and latency."""
 
-    def __init__(self, port):
+    def __init__(self, port, admin):
         super().__init__(daemon=True)
-        self.port, self.stop, self.results = port, threading.Event(), []
+        self.port, self.admin, self.stop, self.results = port, admin, threading.Event(), []
 
     def run(self):
         while not self.stop.is_set():
-            for path in ("/", "/readyz"):
+            for port, path in ((self.port, "/"), (self.admin, "/readyz")):
                 t0 = time.monotonic()
-                s, _, _ = http_get(self.port, path, timeout=5)
+                s, _, _ = http_get(port, path, timeout=5)
                 self.results.append((path, s, time.monotonic() - t0))
             time.sleep(0.1)
 
@@ -542,7 +565,7 @@ def hostile(args):
             peak[0] = max(peak[0], rss_kib(t.pid))
 
         print("-- malformed and smuggling shapes")
-        p = Prober(t.port)
+        p = Prober(t.port, t.admin)
         p.start()
         cases = [
             ("64 KiB header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n", [431], True),
@@ -563,9 +586,10 @@ def hostile(args):
             ok = got[:1] == want and (closed or not want_closed)
             check(ok, f"{name} → {want[0]}{', connection closed' if want_closed else ''}",
                   f"got {got} closed={closed}")
-            if want[0] >= 400 and not want_closed:
-                body = raw.split(b"\r\n\r\n", 1)[-1]
-                check(json.loads(body).get("status") == want[0], f"{name}: JSON error body")
+            if want[0] >= 400:
+                # Every error, hyper's own included, is the service's JSON error.
+                check(json_status(raw) == want[0], f"{name}: JSON error body",
+                      repr(raw.split(b"\r\n\r\n", 1)[-1][:80]))
 
         # RFC 9112 §6.1: with both headers, Transfer-Encoding wins and the connection closes
         # after the response, so the bytes after the chunked body (a smuggled request) are
@@ -592,7 +616,7 @@ def hostile(args):
         sample()
 
         print("-- slowloris (slowhttptest)")
-        p = Prober(t.port)
+        p = Prober(t.port, t.admin)
         p.start()
         res = subprocess.run(
             ["slowhttptest", "-H", "-c", "2000", "-r", "400", "-i", "2", "-x", "24", "-p", "3",
@@ -613,7 +637,7 @@ def hostile(args):
         p.report("slowloris")
 
         print("-- 10 000 concurrent connections")
-        p = Prober(t.port)
+        p = Prober(t.port, t.admin)
         p.start()
         result = asyncio.run(_flood(t.port, 10_000, sample))
         figure("flood", result)
@@ -631,7 +655,7 @@ def hostile(args):
         rss1 = rss_kib(t.pid)
         figure("RSS peak / after (KiB)", f"{peak[0]} / {rss1}")
         check(peak[0] < 256 * 1024, "memory bounded: peak RSS under 256 MiB", f"{peak[0] / 1024:.1f} MiB")
-        check(t.alive() and http_get(t.port, "/readyz")[0] == 200, "alive and ready at the end")
+        check(t.alive() and http_get(t.admin, "/readyz")[0] == 200, "alive and ready at the end")
         check(not panics(t), "nothing panicked", str(panics(t)[:2]))
     finally:
         t.close()
@@ -791,7 +815,7 @@ def otlp_blackhole(args):
             try:
                 load = asyncio.run(_steady(t.port, args.rate, args.seconds))
                 counts, lat = load.summary()
-                errors = metric(t.port, "hello_telemetry_export_errors_total", signal="traces")
+                errors = metric(t.admin, "hello_telemetry_export_errors_total", signal="traces")
                 figure("outcomes", counts)
                 figure("latency p50/p99 ms", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
                 figure("spans not exported (hello_telemetry_export_errors_total{signal=traces})", f"{errors:.0f}")
@@ -802,7 +826,7 @@ def otlp_blackhole(args):
                 # 2048, plus one batch, 512, in the exporter's hands).
                 check(errors >= sent - 2048 - 512, "lost spans are counted",
                       f"{errors:.0f} counted of {sent} requests")
-                check(http_get(t.port, "/readyz")[0] == 200, "still ready")
+                check(http_get(t.admin, "/readyz")[0] == 200, "still ready")
                 stop_within_flush_bound(t, "exit 0 although the flush cannot complete")
             finally:
                 t.close()
@@ -853,25 +877,25 @@ def kafka_down(args):
 
             def sample():
                 rss.append(rss_kib(t.pid))
-                sent.append(metric(t.port, "hello_log_events_total", sink="kafka", outcome="sent"))
+                sent.append(metric(t.admin, "hello_log_events_total", sink="kafka", outcome="sent"))
 
             seconds = 6 if case == "never up" else args.seconds
             load = asyncio.run(_steady(t.port, args.rate, seconds, sample))
             counts, lat = load.summary()
-            out = kafka_outcomes(t.port)
+            out = kafka_outcomes(t.admin)
             figure("outcomes", counts)
             figure("latency p50/p99 ms", f"{pct(lat, 50) * 1e3:.2f}/{pct(lat, 99) * 1e3:.2f}")
             figure("hello_log_events_total{sink=kafka}", out)
             figure("RSS max (KiB)", max(rss))
             check(set(counts) == {"ok"}, "every request answered 200", str(counts))
-            check(http_get(t.port, "/readyz")[0] == 200, "still ready: Kafka is not a readiness dependency")
+            check(http_get(t.admin, "/readyz")[0] == 200, "still ready: Kafka is not a readiness dependency")
             if case == "never up":
                 check(out["sent"] == 0 and out["dropped"] > 0,
                       "nothing sent; events beyond the queue are dropped and counted")
                 # Lines are counted before the scrape, whose own access line comes after.
                 time.sleep(0.5)
                 eligible = kafka_eligible_lines(t)
-                now = kafka_outcomes(t.port)
+                now = kafka_outcomes(t.admin)
                 check(eligible - 1000 <= now["dropped"] + now["failed"] <= eligible,
                       "counters right: every event is queued (at most KAFKA_QUEUE_MAX_EVENTS "
                       "= 1000) or counted dropped",
@@ -888,7 +912,7 @@ def kafka_down(args):
                 for _ in range(20):
                     time.sleep(1.0)
                     eligible = kafka_eligible_lines(t)
-                    accounted = sum(kafka_outcomes(t.port).values())
+                    accounted = sum(kafka_outcomes(t.admin).values())
                     if accounted == eligible:
                         break
                 check(accounted == eligible,
@@ -902,6 +926,467 @@ def kafka_down(args):
             if mock:
                 mock.kill()
                 mock.wait()
+
+
+# --------------------------------------------------------------------------- 9-11. scratch store abuse
+
+def read_response(sock, timeout=10.0):
+    """Reads one HTTP/1.1 response from a raw socket: (status, headers, body)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a complete head ({len(buf)} bytes)")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    want = int(hdrs.get("content-length", "0"))
+    while len(body) < want:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        body += chunk
+    return int(lines[0].split()[1]), hdrs, body[:want]
+
+
+def wait_until(cond, seconds, step=0.05):
+    """Polls `cond` until it holds or `seconds` pass (a bound on waiting, not a criterion)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def scratch_abuse(args):
+    scratch_wedge(args)
+    stalled_puts(args)
+    stalled_readers(args)
+
+
+def scratch_wedge(args):
+    """A file the store did not write, dropped into its directory, then DELETEd: the
+    store neither serves, deletes nor counts it, so its quota counter cannot wrap."""
+    print("-- scratch wedge: a foreign file and a symlink in the scratch directory, then DELETE")
+    t = start(args, {})
+    try:
+        mine = os.urandom(64 * 1024)
+        check(http_get(t.port, "/v1/scratch/mine", method="PUT", body=mine)[0] == 201, "PUT mine → 201")
+        before = metric(t.admin, "hello_scratch_bytes")
+        d = t.scratch_dir()
+        # Bigger than everything counted: subtracting its size would wrap the counter.
+        with open(os.path.join(d, "foreign"), "wb") as f:
+            f.write(os.urandom(1024 * 1024))
+        os.symlink("/etc/passwd", os.path.join(d, "link"))
+        got = {}
+        for key in ("foreign", "link"):
+            got[f"GET {key}"] = http_get(t.port, f"/v1/scratch/{key}")[0]
+            got[f"DELETE {key}"] = http_get(t.port, f"/v1/scratch/{key}", method="DELETE")[0]
+        after = metric(t.admin, "hello_scratch_bytes")
+        figure("statuses", got)
+        figure("hello_scratch_bytes before / after the DELETEs", f"{before:.0f} / {after:.0f}")
+        figure("foreign file left on disk", os.path.exists(os.path.join(d, "foreign")))
+        check(set(got.values()) == {404}, "a file or symlink the store did not write is 404 (GET and DELETE)",
+              str(got))
+        check(after == before == len(mine), "hello_scratch_bytes unchanged, counts only the store's own files",
+              f"{before:.0f} → {after:.0f}")
+        s = http_get(t.port, "/v1/scratch/next", method="PUT", body=mine)[0]
+        check(s == 201, "a normal PUT afterwards → 201", str(s))
+        check(metric(t.admin, "hello_scratch_bytes") == 2 * len(mine), "and is counted")
+        check(not panics(t), "no panic")
+    finally:
+        t.close()
+
+
+def stalled_puts(args, n=40):
+    """Header-only PUTs announcing the largest allowed body, then silence: reserving
+    quota as bytes arrive means they hold nothing, and a normal PUT still fits."""
+    timeout = 5
+    print(f"-- {n} header-only PUTs (Content-Length 1 MiB, no body), then a normal PUT "
+          f"(quota 32 MiB, REQUEST_TIMEOUT_SECONDS={timeout})")
+    t = start(args, {"REQUEST_TIMEOUT_SECONDS": str(timeout)})
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", t.port))
+            s.sendall(f"PUT /v1/scratch/stall{i} HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 20}\r\n\r\n".encode())
+            socks.append(s)
+        # They are in the handler, waiting for their bodies.
+        wait_until(lambda: metric(t.admin, "http_server_active_requests", http_request_method="PUT") >= n, 3)
+        stalled = metric(t.admin, "http_server_active_requests", http_request_method="PUT")
+        t0 = time.monotonic()
+        status, body, _ = http_get(t.port, "/v1/scratch/normal", method="PUT", body=os.urandom(256 * 1024),
+                                   timeout=30)
+        took = time.monotonic() - t0
+        figure("PUTs in flight, stalled", f"{stalled:.0f}")
+        figure("normal PUT (256 KiB) while they stall", f"{status} in {took * 1e3:.1f} ms")
+        check(stalled == n, f"all {n} stalled PUTs are in flight", f"{stalled:.0f}")
+        check(status == 201, "a normal PUT succeeds while they stall", f"{status} {body[:80]!r}")
+        # What the stalled clients get: 408 (their body never came) after the timeout.
+        outcomes = {}
+        for s in socks:
+            try:
+                st = read_response(s, timeout=timeout + 15)[0]
+            except (OSError, ConnectionError) as e:
+                st = type(e).__name__
+            outcomes[st] = outcomes.get(st, 0) + 1
+        figure("stalled clients got", outcomes)
+        check(outcomes == {408: n}, "each stalled PUT is answered 408 (the client was slow) once the request "
+              "timeout passes", str(outcomes))
+        check(metric(t.admin, "hello_scratch_bytes") == 256 * 1024, "only the stored body is counted")
+        check(not panics(t), "no panic")
+    finally:
+        for s in socks:
+            s.close()
+        t.close()
+
+
+def established(port):
+    """Server-side TCP connections of `port` in state ESTABLISHED (the container runs in
+    the host's network namespace, so /proc/net/tcp sees both targets)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            n += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
+    return n
+
+
+def stalled_readers(args, n=16, size=16 << 20):
+    """Clients that request a large object and never read it: the file is streamed in
+    bounded chunks, so memory does not grow with object size × readers, and the send
+    timeout closes connections whose client stopped reading."""
+    timeout = 3
+    print(f"-- {n} stalled readers of a {size >> 20} MiB object (SCRATCH_MAX_BYTES 16 MiB, "
+          f"quota 64 MiB, REQUEST_TIMEOUT_SECONDS={timeout})")
+    t = start(args, {"SCRATCH_MAX_BYTES": str(size), "SCRATCH_QUOTA_BYTES": str(4 * size),
+                     "REQUEST_TIMEOUT_SECONDS": str(timeout)})
+    clients = []
+    try:
+        pid = t.pid
+        big = os.urandom(size)
+        check(http_get(t.port, "/v1/scratch/big", method="PUT", body=big, timeout=60)[0] == 201,
+              "PUT 16 MiB → 201")
+        rss0 = rss_kib(pid)
+        wait_until(lambda: established(t.port) == 0, 5)
+        for _ in range(n):
+            c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.connect(("127.0.0.1", t.port))
+            c.sendall(b"GET /v1/scratch/big HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(c)
+        peak, t0 = [rss0], time.monotonic()
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(pid))
+                time.sleep(0.02)
+
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
+        held = established(t.port)
+        # A client that reads gets the whole object while the others stall.
+        s, body, hdrs = http_get(t.port, "/v1/scratch/big", timeout=60)
+        check(s == 200 and body == big, "a reading client gets the whole object meanwhile",
+              f"{s}, {len(body)} bytes")
+        # Bounded wait: the send timeout + slack for a loaded machine.
+        closed = wait_until(lambda: established(t.port) == 0, timeout + 25, step=0.1)
+        closed_after = time.monotonic() - t0
+        stop.set()
+        w.join()
+        figure("server connections held by the stalled readers", held)
+        figure("RSS before / peak while stalled (KiB)", f"{rss0} / {peak[0]}")
+        figure("RSS per stalled reader (KiB)", f"{(peak[0] - rss0) / n:.0f}")
+        figure("stalled connections closed by the server after (s)",
+               f"{closed_after:.1f}" if closed else "not closed")
+        check(held >= n, f"the {n} stalled readers held their connections", str(held))
+        check(peak[0] < 64 * 1024, "RSS bounded: peak under 64 MiB while 16 × 16 MiB responses stall",
+              f"{peak[0] / 1024:.1f} MiB")
+        check(closed, "the server closes connections whose client stopped reading (send timeout)")
+        check(t.alive() and http_get(t.admin, "/readyz")[0] == 200, "alive and ready")
+        check(not panics(t), "no panic")
+    finally:
+        for c in clients:
+            c.close()
+        t.close()
+
+
+# --------------------------------------------------------------------------- 12. probes under a public flood
+
+def admin_probes(args, cap=64, idle=80):
+    """The public port at its connection cap (idle connections that never send a byte):
+    probes and scrapes on the admin port have their own budget and are still answered."""
+    print(f"-- probes with the public port at its cap: MAX_CONNECTIONS={cap}, {idle} idle connections")
+    t = start(args, {"MAX_CONNECTIONS": str(cap), "HEADER_READ_TIMEOUT_SECONDS": "60"})
+    conns = []
+    try:
+        public = {p: http_get(t.port, p) for p in ("/healthz", "/readyz", "/metrics")}
+        figure("public port /healthz /readyz /metrics", [s for s, _, _ in public.values()])
+        check(all(s == 404 and json.loads(b).get("status") == 404 for s, b, _ in public.values()),
+              "probes and metrics are not served on the public port (404 JSON)")
+        for _ in range(idle):
+            conns.append(socket.create_connection(("127.0.0.1", t.port)))
+        at_cap = wait_until(lambda: any("connection limit reached" in ln for ln in t.lines()), 5)
+        check(at_cap, "the public listener reports its cap")
+        # The public port is full: a new client waits (HEADER_READ_TIMEOUT_SECONDS=60).
+        s = http_get(t.port, "/", timeout=2)[0]
+        figure("GET / on the public port at the cap (2 s client timeout)", s or "no answer")
+        check(s == 0, "the public port is at its cap: a new client is not served")
+        lat, got = {}, {}
+        for path in ["/healthz", "/readyz"] * 20 + ["/metrics"] * 5:
+            t0 = time.monotonic()
+            st = http_get(t.admin, path, timeout=5)[0]
+            lat.setdefault(path, []).append(time.monotonic() - t0)
+            got[st] = got.get(st, 0) + 1
+        for path, v in lat.items():
+            v.sort()
+            figure(f"admin {path} latency p50 / max (ms)", f"{pct(v, 50) * 1e3:.1f} / {v[-1] * 1e3:.1f}")
+        figure("admin answers", got)
+        check(got == {200: 45}, "every /healthz, /readyz and /metrics on the admin port → 200", str(got))
+        for c in conns:
+            c.close()
+        conns = []
+        s = 0
+        wait_until(lambda: http_get(t.port, "/", timeout=2)[0] == 200, 10)
+        s = http_get(t.port, "/")[0]
+        check(s == 200, "the public port serves again once the flood ends", str(s))
+        check(not panics(t), "no panic")
+    finally:
+        for c in conns:
+            c.close()
+        t.close()
+
+
+# --------------------------------------------------------------------------- 13. parser-level errors
+
+def parser_errors(args):
+    """Requests hyper rejects before any layer runs still get the JSON error, one access
+    line and a count under http_route="unmatched"."""
+    print("-- requests the HTTP parser rejects")
+    t = start(args, {})
+    try:
+        def rejected_lines():
+            return [v for v in access_lines(t) if v.get("message") == "request rejected by the HTTP parser"]
+
+        cases = [
+            ("malformed request line", b"THIS IS NOT HTTP\r\n\r\n", 400),
+            ("64 KiB single header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n", 431),
+        ]
+        for name, data, want in cases:
+            def count():
+                return metric(t.admin, "http_server_request_duration_seconds_count", http_route="unmatched",
+                              http_response_status_code=str(want))
+            n0, l0 = count(), len(rejected_lines())
+            raw, closed = raw_exchange(t.port, data)
+            got = statuses(raw)
+            wait_until(lambda: len(rejected_lines()) > l0, 3)
+            time.sleep(0.2)   # a second line, if one were written, has arrived too
+            new = rejected_lines()[l0:]
+            n1 = count()
+            figure(name, f"statuses {got}, JSON status {json_status(raw)}, closed {closed}, "
+                         f"access lines {len(new)}, unmatched count {n0:.0f} → {n1:.0f}")
+            check(got == [want] and closed, f"{name} → {want}, connection closed", f"{got} closed={closed}")
+            check(json_status(raw) == want, f"{name}: JSON error body")
+            check(len(new) == 1 and new[0].get("http.route") == "unmatched"
+                  and new[0].get("http.request.method") == "_OTHER"
+                  and new[0].get("http.response.status_code") == want,
+                  f"{name}: exactly one access line (route unmatched, method _OTHER, status {want})",
+                  "; ".join(f"{v.get('http.route')} {v.get('http.request.method')} "
+                            f"{v.get('http.response.status_code')}" for v in new))
+            check(n1 - n0 == 1, f'{name}: counted once under http_route="unmatched", status {want}',
+                  f"{n0:.0f} → {n1:.0f}")
+        check(not panics(t), "no panic")
+    finally:
+        t.close()
+
+
+# --------------------------------------------------------------------------- 14. Connection: close while draining
+
+def drain_close(args):
+    """While draining after SIGTERM, responses tell keep-alive clients to go away."""
+    drain = 3
+    print(f"-- Connection: close while draining (SHUTDOWN_DRAIN_SECONDS={drain})")
+    t = start(args, {"SHUTDOWN_DRAIN_SECONDS": str(drain)})
+    c = socket.create_connection(("127.0.0.1", t.port))
+    try:
+        req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        c.sendall(req)
+        s0, h0, _ = read_response(c)
+        check(s0 == 200 and h0.get("connection", "").lower() != "close",
+              "before SIGTERM: 200 and the connection kept alive", f"{s0} {h0.get('connection')}")
+        t.terminate()
+        draining = wait_until(lambda: http_get(t.admin, "/readyz")[0] == 503, drain)
+        check(draining, "/readyz 503: draining")
+        c.sendall(req)
+        s1, h1, _ = read_response(c)
+        c.settimeout(5)
+        try:
+            eof = c.recv(1) == b""
+        except OSError:
+            eof = False
+        figure("same keep-alive connection while draining", f"{s1}, connection: {h1.get('connection')}, "
+                                                             f"server closed it: {eof}")
+        check(s1 == 200 and h1.get("connection", "").lower() == "close",
+              "while draining: served, with Connection: close", f"{s1} {h1.get('connection')}")
+        check(eof, "and the server closes that connection after the response")
+        n = socket.create_connection(("127.0.0.1", t.port))
+        n.sendall(req)
+        s2, h2, _ = read_response(n)
+        n.close()
+        check(s2 == 200 and h2.get("connection", "").lower() == "close",
+              "a new connection while draining: served, with Connection: close", f"{s2} {h2.get('connection')}")
+        code = t.wait(30)
+        check(code == 0, "exit 0", str(code))
+    finally:
+        c.close()
+        t.close()
+
+
+# --------------------------------------------------------------------------- 15. oversized upload, no Expect
+
+def put_whole_body(port, body):
+    """A PUT the way Python's http.client (and requests, and many SDKs) sends it: headers
+    and the whole body, no `Expect: 100-continue`, then read the answer."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request("PUT", "/v1/scratch/big", body=body)
+        r = c.getresponse()
+        return r.status, r.read()
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected) as e:
+        return type(e).__name__, b""
+    finally:
+        c.close()
+
+
+def oversized_put(args):
+    """413 answered before the body is read, then a lingering close: the client's write
+    of the rest succeeds and it reads its 413 instead of a broken pipe."""
+    body = os.urandom(2 << 20)
+    for limit, n in ((None, 40), (65536, 100)):
+        print(f"-- {n} PUTs of 2 MiB without Expect: 100-continue (http.client), "
+              f"SCRATCH_MAX_BYTES={limit or '1 MiB (default)'}")
+        t = start(args, {"SCRATCH_MAX_BYTES": str(limit)} if limit else {})
+        try:
+            outcomes, bad_body = {}, 0
+            for _ in range(n):
+                st, data = put_whole_body(t.port, body)
+                outcomes[st] = outcomes.get(st, 0) + 1
+                if st == 413:
+                    try:
+                        bad_body += json.loads(data).get("status") != 413
+                    except ValueError:
+                        bad_body += 1
+            figure("outcomes", outcomes)
+            check(outcomes == {413: n}, f"all {n} clients read a 413 (0 BrokenPipe / ConnectionReset)",
+                  str(outcomes))
+            check(bad_body == 0, "every 413 has the JSON error body", str(bad_body))
+            logged = sum(1 for v in access_lines(t) if v.get("http.response.status_code") == 413)
+            check(logged == n, "one access line per 413", str(logged))
+            check(http_get(t.port, "/")[0] == 200, "still serving")
+        finally:
+            t.close()
+
+
+# --------------------------------------------------------------------------- 16. shutdown, connection-per-request clients
+
+class OneShotClient(threading.Thread):
+    """A client that opens a new connection per request and knows nothing about
+    endpoints: it keeps going until told to stop, and sorts every attempt."""
+
+    RESETS = (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stop = port, threading.Event()
+        self.out = {"answered": 0, "refused": 0, "reset_after_send": 0}
+        self.resets = {}
+
+    def run(self):
+        while not self.stop.is_set():
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                c.connect()
+            except ConnectionRefusedError:
+                self.out["refused"] += 1
+                time.sleep(0.002)
+                continue
+            except OSError as e:
+                self.out[f"connect {type(e).__name__}"] = self.out.get(f"connect {type(e).__name__}", 0) + 1
+                continue
+            try:
+                c.request("GET", "/", headers={"Connection": "close"})
+                r = c.getresponse()
+                r.read()
+                k = "answered" if r.status == 200 else f"http_{r.status}"
+                self.out[k] = self.out.get(k, 0) + 1
+            except self.RESETS as e:
+                self.out["reset_after_send"] += 1
+                self.resets[type(e).__name__] = self.resets.get(type(e).__name__, 0) + 1
+            except OSError as e:
+                self.out[type(e).__name__] = self.out.get(type(e).__name__, 0) + 1
+            finally:
+                c.close()
+
+
+def shutdown_backlog(args, clients=8, runs=3):
+    """SIGTERM under connection-per-request load with a short drain: when the listener is
+    retired, what the kernel already queued is accepted and answered; later connects are
+    refused, never reset after the request was sent."""
+    drain = 1
+    total, kinds = {}, {}
+    for run in range(1, runs + 1):
+        print(f"-- shutdown run {run}/{runs}: {clients} connection-per-request clients, "
+              f"SHUTDOWN_DRAIN_SECONDS={drain}")
+        t = start(args, {"SHUTDOWN_DRAIN_SECONDS": str(drain)})
+        cs = [OneShotClient(t.port) for _ in range(clients)]
+        try:
+            for c in cs:
+                c.start()
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            t.terminate()
+            code = t.wait(30)
+            took = time.monotonic() - t0
+            time.sleep(0.3)   # every client now meets a closed port
+            for c in cs:
+                c.stop.set()
+            for c in cs:
+                c.join()
+            out = {}
+            for c in cs:
+                for k, v in c.out.items():
+                    out[k] = out.get(k, 0) + v
+                for k, v in c.resets.items():
+                    kinds[k] = kinds.get(k, 0) + v
+            logged = sum(1 for v in access_lines(t) if v.get("url.path") == "/")
+            figure("outcomes", out)
+            figure("SIGTERM to exit (s)", f"{took:.2f}")
+            check(code == 0, "exit 0", str(code))
+            check(logged == out["answered"], "every request the server logged was answered to its client",
+                  f"logged {logged}, answered {out['answered']}")
+            for k, v in out.items():
+                total[k] = total.get(k, 0) + v
+        finally:
+            for c in cs:
+                c.stop.set()
+            t.close()
+    figure(f"total over {runs} runs", total)
+    figure("resets by kind", kinds)
+    check(total.get("answered", 0) > 0 and total.get("refused", 0) > 0,
+          "answered before the listener closed, refused after it")
+    others = {k: v for k, v in total.items() if k not in ("answered", "refused", "reset_after_send") and v}
+    check(total["reset_after_send"] == 0, f"no request reset after it was sent, over {runs} runs",
+          f"{total['reset_after_send']} {kinds}")
+    check(not others, "no other outcome", str(others))
 
 
 # --------------------------------------------------------------------------- main
@@ -923,10 +1408,18 @@ def main():
     k.add_argument("--rate", type=int, default=400)
     k.add_argument("--seconds", type=int, default=14)
     k.add_argument("--flap", type=int, default=4, help="broker down/up period in the second case (s)")
+    sub.add_parser("scratch-abuse")
+    sub.add_parser("admin-probes")
+    sub.add_parser("parser-errors")
+    sub.add_parser("drain-close")
+    sub.add_parser("oversized-put")
+    sub.add_parser("shutdown-backlog")
     args = ap.parse_args()
     print(f"== {args.scenario} ({args.target})", flush=True)
     {"rolling-restart": rolling_restart, "tmp-full": tmp_full, "hostile": hostile,
-     "otlp-blackhole": otlp_blackhole, "kafka-down": kafka_down}[args.scenario](args)
+     "otlp-blackhole": otlp_blackhole, "kafka-down": kafka_down, "scratch-abuse": scratch_abuse,
+     "admin-probes": admin_probes, "parser-errors": parser_errors, "drain-close": drain_close,
+     "oversized-put": oversized_put, "shutdown-backlog": shutdown_backlog}[args.scenario](args)
     if FAILURES:
         print(f"{args.scenario} ({args.target}): {len(FAILURES)} check(s) failed: {FAILURES}")
         sys.exit(1)

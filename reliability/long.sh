@@ -18,7 +18,7 @@ bench() {
 }
 
 soak() {
-  local minutes=${SOAK_MINUTES:-10} target=${TARGET:-native} port
+  local minutes=${SOAK_MINUTES:-10} target=${TARGET:-native} port admin
   # Globals: the EXIT trap runs after this function has returned.
   work="" ctr="" pid=""
   # 2 minutes of warm-up, then at least one to compare with.
@@ -28,20 +28,22 @@ soak() {
   command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
   ./scripts/build-static.sh >/dev/null
   port=$(hello_free_port)
+  admin=$(hello_free_port)   # probes and /metrics: never on the public port
   work=$(mktemp -d)
   trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$ctr" ]; then hello_podman rm -f -t 0 "$ctr" >/dev/null; elif [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
   if [ "$target" = container ]; then
     ctr="hello-soak-$$"
     hello_podman run -d --name "$ctr" --pull never --network host --cpuset-cpus 0 \
       --read-only --cap-drop ALL --security-opt no-new-privileges --user 65532:65532 \
-      --tmpfs /tmp:rw,size=64m,mode=1777 -e PORT="$port" "$HELLO_IMAGE" >/dev/null
+      --tmpfs /tmp:rw,size=64m,mode=1777 -e PORT="$port" -e ADMIN_PORT="$admin" "$HELLO_IMAGE" >/dev/null
     pid=$(hello_podman inspect -f '{{.State.Pid}}' "$ctr")
   else
     # stdout to a pipe drained by cat, as a container runtime reads it
-    (PORT=$port TMPDIR=$work taskset -c 0 "$HELLO_BIN" | taskset -c 1 cat >/dev/null) &
+    (PORT=$port ADMIN_PORT=$admin TMPDIR=$work taskset -c 0 "$HELLO_BIN" | taskset -c 1 cat >/dev/null) &
     for _ in $(seq 50); do pid=$(pgrep -n -f -- "^$HELLO_BIN\$" || true); [ -n "$pid" ] && break; sleep 0.1; done
   fi
-  for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
+  for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break; sleep 0.1; done
+  curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" || { echo "soak: the service did not become ready"; exit 1; }
 
   # 1. the maximum rate on this machine now (server on CPU 0, wrk on CPU 1)
   taskset -c 1 wrk -t1 -c32 -d3s "http://127.0.0.1:$port/" >/dev/null

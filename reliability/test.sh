@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Reliability matrix, fast rows (docs/RELIABILITY.md): each fault scenario run
 # against the static release binary, then again against the image under podman
-# with the restricted settings (row 8). Needs scripts/build-static.sh and
-# tests/image/test.sh to have run (test-all.sh orders them so).
+# with the restricted settings (row 8). Every target gets its own PORT and
+# ADMIN_PORT; probes and scrapes go to the admin port. Needs
+# scripts/build-static.sh and tests/image/test.sh to have run (test-all.sh
+# orders them so).
 # The long rows (soak, benchmark ratios) are reliability/long.sh.
 set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -30,10 +32,13 @@ fi
 
 failed=0 ran=0
 for target in "${targets[@]}"; do
-  for scenario in rolling-restart tmp-full hostile otlp-blackhole kafka-down; do
+  for scenario in rolling-restart tmp-full hostile otlp-blackhole kafka-down \
+    scratch-abuse admin-probes parser-errors drain-close oversized-put shutdown-backlog; do
     ran=$((ran + 1))
+    start=$SECONDS
     python3 reliability/harness.py --target "$target" "$scenario" || failed=$((failed + 1))
+    echo "($scenario, $target: $((SECONDS - start)) s)"
   done
 done
-echo "reliability: $ran scenario runs, $failed failed"
+echo "reliability: $ran scenario runs, $failed failed, $SECONDS s"
 [ "$failed" -eq 0 ]
