@@ -224,12 +224,9 @@ async fn spans_over_http_protobuf() {
 
 #[tokio::test]
 async fn an_absent_collector_changes_nothing_for_requests() {
-    // A port that was free a moment ago: connection refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Connection refused, on a port no parallel test can take.
+    let absent = common::RefusingPort::new();
+    let port = absent.port;
     for protocol in ["grpc", "http/protobuf"] {
         let p = Proc::start(&[
             (
@@ -244,7 +241,7 @@ async fn an_absent_collector_changes_nothing_for_requests() {
         // The failed batch is counted, not silently lost.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let body = get(p.addr(), "/metrics").await.body;
+            let body = get(p.admin_addr(), "/metrics").await.body;
             let failed = body
                 .lines()
                 .find(|l| l.starts_with("hello_telemetry_export_errors_total{signal=\"traces\"}"))
@@ -261,7 +258,7 @@ async fn an_absent_collector_changes_nothing_for_requests() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         assert_eq!(
-            get(p.addr(), "/readyz").await.status,
+            get(p.admin_addr(), "/readyz").await.status,
             200,
             "{protocol}: readiness does not depend on the collector"
         );

@@ -2,8 +2,9 @@
 //! ids of the current request so a log line leads to its trace.
 //!
 //! Formatting happens on the calling thread into a reused buffer; writing
-//! happens on a background thread (tracing-appender's non-blocking writer,
-//! lossy and bounded), so a slow or blocked stdout never stalls a request.
+//! happens on a background thread ([`super::log_writer`], lossy and bounded,
+//! warnings and errors first), so a slow or blocked stdout never stalls a
+//! request.
 //! The same formatted bytes can be handed to further sinks (Kafka), so every
 //! sink carries exactly the stdout line.
 
@@ -14,9 +15,10 @@ use std::io::Write as _;
 use opentelemetry::trace::TraceContextExt;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber, span};
-use tracing_appender::non_blocking::NonBlocking;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::log_writer::LogWriter;
 
 /// Receives every formatted line (e.g. the Kafka sink). Must not block.
 pub trait LineSink: Send + Sync + 'static {
@@ -25,12 +27,13 @@ pub trait LineSink: Send + Sync + 'static {
 }
 
 pub struct JsonLogLayer {
-    writer: NonBlocking,
+    /// stdout; `None` when only `extra` gets the lines (pretty mode's Kafka).
+    writer: Option<LogWriter>,
     extra: Option<Box<dyn LineSink>>,
 }
 
 impl JsonLogLayer {
-    pub fn new(writer: NonBlocking, extra: Option<Box<dyn LineSink>>) -> Self {
+    pub fn new(writer: Option<LogWriter>, extra: Option<Box<dyn LineSink>>) -> Self {
         JsonLogLayer { writer, extra }
     }
 }
@@ -50,11 +53,12 @@ impl JsonLogLayer {
         buf.clear();
         let mut ids = [0u8; 32];
         let trace_id = format_event(buf, scratch, event, local, &mut ids);
-        let mut w = self.writer.clone();
-        let _ = w.write_all(buf);
+        let meta = event.metadata();
         if let Some(sink) = &self.extra {
-            let meta = event.metadata();
             sink.accept(*meta.level(), meta.target(), trace_id, buf);
+        }
+        if let Some(w) = &self.writer {
+            w.write_line(*meta.level(), buf.clone());
         }
     }
 }

@@ -3,31 +3,27 @@
 
 pub mod http;
 pub mod kafka;
+pub mod log_writer;
 pub mod logs;
 pub mod metrics;
 pub mod throttle;
 pub mod traces;
 
-use std::io::BufWriter;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
 use self::kafka::KafkaSink;
+use self::log_writer::{LogWriter, WriterGuard};
 use self::metrics::MetricsRenderer;
 use crate::config::{Config, ConfigError, LogFormat};
-
-/// Lines queued for stdout before new ones are dropped (and counted): the
-/// bound on log memory when stdout is slower than the service.
-const LOG_QUEUE_LINES: usize = 8192;
 
 /// How long shutdown waits for queued Kafka log events before purging them
 /// (counted `failed`); runs alongside the trace flush.
@@ -43,13 +39,18 @@ pub enum TelemetryError {
     Kafka(#[from] ConfigError),
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
+    #[error("cannot start the log writer thread: {0}")]
+    Writer(#[from] std::io::Error),
 }
 
-static LOG_DROPS: OnceLock<ErrorCounter> = OnceLock::new();
+static LOG_WRITER: OnceLock<LogWriter> = OnceLock::new();
 
-/// Stdout log lines dropped because the writer queue was full.
+/// Stdout log lines dropped because a writer queue was full (all levels).
 pub fn dropped_log_lines() -> u64 {
-    LOG_DROPS.get().map_or(0, |c| c.dropped_lines() as u64)
+    LOG_WRITER.get().map_or(0, |w| {
+        let (normal, priority) = w.dropped();
+        normal + priority
+    })
 }
 
 /// Everything that must be flushed before exit.
@@ -57,7 +58,7 @@ pub struct Telemetry {
     pub metrics: MetricsRenderer,
     tracer_provider: SdkTracerProvider,
     kafka: Option<KafkaSink>,
-    log_guard: WorkerGuard,
+    log_guard: WriterGuard,
 }
 
 /// Installs the global subscriber, recorder and tracer provider. Call once,
@@ -85,18 +86,19 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
             }))
     });
 
-    let (writer, log_guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("hello-log-writer")
-        .finish(BufWriter::with_capacity(64 * 1024, std::io::stdout()));
-    let _ = LOG_DROPS.set(writer.error_counter());
+    let (writer, log_guard) = LogWriter::spawn(std::io::stdout())?;
+    let _ = LOG_WRITER.set(writer.clone());
 
-    // Only when KAFKA_BROKERS is set does any Kafka code run.
-    let kafka = config.kafka.as_ref().map(KafkaSink::new).transpose()?;
-    let line_sink = kafka
-        .clone()
-        .map(|k| Box::new(k) as Box<dyn logs::LineSink>);
+    // The Kafka producer is created only once the subscriber is installed:
+    // librdkafka starts connecting at once, and its first report of a broker
+    // that is down (logged once, then suppressed by librdkafka itself) must
+    // not be emitted into a process that has no subscriber yet. Until then,
+    // the layer's slot is empty and lines go to stdout only.
+    let kafka_slot = Arc::new(OnceLock::new());
+    let line_sink = config
+        .kafka
+        .as_ref()
+        .map(|_| Box::new(KafkaSlot(Arc::clone(&kafka_slot))) as Box<dyn logs::LineSink>);
 
     // The request span always reaches the log layer, whatever RUST_LOG says:
     // it carries the ids that a WARN or ERROR line inside a request needs.
@@ -105,17 +107,11 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     let registry = tracing_subscriber::registry().with(otel);
     let installed = match config.log_format {
         LogFormat::Json => registry
-            .with(logs::JsonLogLayer::new(writer, line_sink).with_filter(filter))
+            .with(logs::JsonLogLayer::new(Some(writer), line_sink).with_filter(filter))
             .try_init(),
         LogFormat::Pretty => {
-            // Kafka still gets JSON lines: formatted by a JSON layer whose
-            // own output is discarded.
-            let kafka_json = line_sink.map(|sink| {
-                let (null, _) = NonBlockingBuilder::default()
-                    .lossy(true)
-                    .finish(std::io::sink());
-                logs::JsonLogLayer::new(null, Some(sink))
-            });
+            // Kafka still gets JSON lines, from a JSON layer without stdout.
+            let kafka_json = line_sink.map(|sink| logs::JsonLogLayer::new(None, Some(sink)));
             registry
                 .with(fmt::layer().with_writer(writer).with_filter(filter))
                 .with(kafka_json.with_filter(EnvFilter::try_new(&config.log_filter)?))
@@ -124,6 +120,11 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     install_panic_hook();
+    // Only when KAFKA_BROKERS is set does any Kafka code run.
+    let kafka = config.kafka.as_ref().map(KafkaSink::new).transpose()?;
+    if let Some(sink) = &kafka {
+        let _ = kafka_slot.set(sink.clone());
+    }
 
     Ok(Telemetry {
         metrics: renderer,
@@ -159,6 +160,17 @@ impl Telemetry {
         };
         tokio::join!(traces, kafka);
         drop(self.log_guard); // joins the writer thread after it drains
+    }
+}
+
+/// The Kafka sink as the log layer sees it: empty until the producer exists.
+struct KafkaSlot(Arc<OnceLock<KafkaSink>>);
+
+impl logs::LineSink for KafkaSlot {
+    fn accept(&self, level: Level, target: &str, trace_id: Option<&str>, line: &[u8]) {
+        if let Some(sink) = self.0.get() {
+            sink.accept(level, target, trace_id, line);
+        }
     }
 }
 
