@@ -24,12 +24,18 @@ ARG RUST_DIGEST=sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121
 ARG BINARY_SOURCE=builder
 
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm@${RUST_DIGEST} AS builder
+# What /version reports: the context has no .git (.dockerignore), so the revision
+# and the build date come from the build arguments (unset: "unknown" and the
+# build time). The pipeline passes the commit and its commit time.
+ARG REVISION
+ARG CREATED
 WORKDIR /src
 # The context is an allowlist (.dockerignore): manifest, lockfile, sources and
 # the one build script the host uses too, so both paths build the same way.
 COPY . .
-# build-static.sh: +crt-static glibc build for x86_64-unknown-linux-gnu, --locked.
-RUN scripts/build-static.sh \
+# build-static.sh: +crt-static glibc build for x86_64-unknown-linux-gnu, --locked;
+# HELLO_REVISION / HELLO_BUILD_DATE reach build.rs, which stamps the binary.
+RUN HELLO_REVISION="${REVISION}" HELLO_BUILD_DATE="${CREATED}" scripts/build-static.sh \
  && mkdir -p /out/rootfs \
  && mkdir -m 1777 /out/rootfs/tmp \
  && cp target/x86_64-unknown-linux-gnu/release/hello /out/hello \
@@ -75,10 +81,11 @@ COPY --from=binary /out/rootfs/ /
 
 # Numeric uid:gid so runAsNonRoot can be verified without reading /etc/passwd.
 USER 65532:65532
-EXPOSE 8080
+# 8080: the API (public); 8081: /healthz, /readyz, /metrics (admin, ADMIN_PORT).
+EXPOSE 8080 8081
 # The service drains on SIGTERM (readiness 503, keeps serving, exits 0).
 STOPSIGNAL SIGTERM
-# No shell or curl in the image: the binary checks itself.
+# No shell or curl in the image: the binary checks itself (admin port's /healthz).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/hello", "healthcheck"]
 ENTRYPOINT ["/hello"]

@@ -35,6 +35,15 @@ created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 source_url=${HELLO_SOURCE_URL:-$(git remote get-url origin 2>/dev/null | sed -E 's#//[^/@]*@#//#' || true)}
 source_url=${source_url:-unknown}
 
+# The binary says which revision it was built from (build.rs, via build-static.sh's
+# rule): a binary from another commit would make the labels and /version disagree.
+bin_revision=$("$HELLO_BIN" version | sed -n 's/^hello [^ ]* (\(.*\))$/\1/p')
+if [ "$bin_revision" != "$revision" ]; then
+  echo "build-image: $HELLO_BIN was built from revision '$bin_revision', the tree is at '$revision':" \
+    "run scripts/build-static.sh" >&2
+  exit 1
+fi
+
 build_args=(
   --build-arg BINARY_SOURCE=prebuilt
   --build-arg VERSION="$version"

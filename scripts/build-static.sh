@@ -4,6 +4,16 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$HELLO_ROOT"
+# What /version reports (build.rs): the caller's values (the Dockerfile's build
+# arguments) or this checkout's commit (-dirty with local changes, the rule
+# scripts/build-image.sh labels the image with) and commit time.
+if [ -z "${HELLO_REVISION:-}" ] && HELLO_REVISION=$(git rev-parse HEAD 2>/dev/null); then
+  [ -z "$(git status --porcelain 2>/dev/null)" ] || HELLO_REVISION="$HELLO_REVISION-dirty"
+fi
+if [ -z "${HELLO_BUILD_DATE:-}" ] && epoch=$(git log -1 --format=%ct 2>/dev/null); then
+  HELLO_BUILD_DATE=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+fi
+export HELLO_REVISION="${HELLO_REVISION:-}" HELLO_BUILD_DATE="${HELLO_BUILD_DATE:-}"
 # getrandom_backend: a static binary in an empty root has no /dev/urandom.
 # CFLAGS: librdkafka's bundled C build, optimised for size with dead-code
 # sections (1.8 MB instead of 3 MB in the binary). librdkafka's build does not

@@ -4,7 +4,7 @@
 ruleset {
     ruleset('file:codenarc/ruleset.groovy') {
         NestedBlockDepth {
-            maxNestedBlockDepth = 8
+            maxNestedBlockDepth = 9
         }
         UnusedVariable {
             ignoreVariableNames = '_'

@@ -32,7 +32,8 @@ String call(Map args = [:]) {
     String registry = ImageRef.parse(ref).registry
     String digestFile = '.image-digest'
 
-    List<String> bud = ['buildah', 'bud', '--file', Shell.quote(dockerfile), '--tag', Shell.quote(ref)]
+    // --format docker: the OCI image config has no HEALTHCHECK; Docker's keeps it.
+    List<String> bud = ['buildah', 'bud', '--format', 'docker', '--file', Shell.quote(dockerfile), '--tag', Shell.quote(ref)]
     // Plain loops: closures over maps are where CPS and plain Groovy differ.
     for (def e in buildArgs.entrySet()) {
         bud += ['--build-arg', Shell.quote("${e.key}=${e.value}")]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Image suite (issue 4): lints the Dockerfile, builds $HELLO_IMAGE with buildah
+# Image suite: lints the Dockerfile, builds $HELLO_IMAGE with buildah
 # from the current tree (offline path), inspects it (size, exact file list,
 # config, labels) and runs it with podman the way Kubernetes' restricted
 # profile would. Every check prints one line; any failure makes the exit non-zero.
@@ -145,7 +145,7 @@ want = {
     "User": (cfg.get("User"), "65532:65532"),
     "Entrypoint": (cfg.get("Entrypoint"), ["/hello"]),
     "Cmd": (cfg.get("Cmd"), ["serve"]),
-    "ExposedPorts": (sorted(cfg.get("ExposedPorts") or {}), ["8080/tcp"]),
+    "ExposedPorts": (sorted(cfg.get("ExposedPorts") or {}), ["8080/tcp", "8081/tcp"]),
     "StopSignal": (cfg.get("StopSignal"), "SIGTERM"),
     "Healthcheck": (hc.get("Test"), ["CMD", "/hello", "healthcheck"]),
     "label version": (labels.get("org.opencontainers.image.version"), version),
@@ -164,10 +164,13 @@ EOF
 
 echo "-- hardened run (podman: read-only root, no capabilities, no-new-privileges, uid 65532, tmpfs /tmp)"
 port=$(hello_free_port)
-base="http://127.0.0.1:$port"
+admin_port=$(hello_free_port)
+base="http://127.0.0.1:$port"        # public listener: the API
+admin="http://127.0.0.1:$admin_port" # admin listener: probes and metrics
 hello_podman run -d --name "$ctr" --pull never --network host \
   --read-only --cap-drop ALL --security-opt no-new-privileges --user 65532:65532 --tmpfs /tmp \
-  -e PORT="$port" -e SHUTDOWN_DRAIN_SECONDS="$DRAIN" "$HELLO_IMAGE" >/dev/null 2>"$work/run.err" || {
+  -e PORT="$port" -e ADMIN_PORT="$admin_port" -e SHUTDOWN_DRAIN_SECONDS="$DRAIN" \
+  "$HELLO_IMAGE" >/dev/null 2>"$work/run.err" || {
   fail "podman run"
   cat "$work/run.err"
   exit 1
@@ -176,20 +179,44 @@ hello_podman run -d --name "$ctr" --pull never --network host \
 # without systemd; `podman healthcheck run` below runs it on demand.)
 ready=0
 for _ in $(seq 1 50); do
-  if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; then
+  if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$admin/readyz")" = 200 ]; then
     ready=1
     break
   fi
   sleep 0.2
 done
-check "/readyz 200 within 10 s" test "$ready" = 1
+check "admin /readyz 200 within 10 s" test "$ready" = 1
 code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(curl -s -m 2 "$base/")" = "Hello, World!" ]
 result "/ answers 200 with the default greeting"
-check "/healthz 200" test "$(code "$base/healthz")" = 200
-metrics=$(curl -sf -m 2 "$base/metrics")
+check "admin /healthz 200" test "$(code "$admin/healthz")" = 200
+metrics=$(curl -sf -m 2 "$admin/metrics")
 grep -q "^hello_build_info" <<<"$metrics"
-result "/metrics 200 with hello_build_info"
+result "admin /metrics 200 with hello_build_info"
+check "public /healthz, /readyz, /metrics are 404 (admin port only)" \
+  test "$(code "$base/healthz") $(code "$base/readyz") $(code "$base/metrics")" = "404 404 404"
+# /version says what was built: the revision and build date the image's labels
+# carry (this tree's HEAD, -dirty with local changes; the commit time) and the
+# crate version. `unknown` here means the build arguments did not reach cargo.
+curl -sf -m 2 "$base/version" >"$work/version.json"
+result "/version 200"
+check "/version: revision = image label = git HEAD[-dirty]; build_date, version = labels" \
+  python3 - "$work/version.json" "$work/inspect.json" "$expected_revision" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+labels = json.load(open(sys.argv[2]))[0]["Config"].get("Labels") or {}
+head = sys.argv[3]
+print(f"        /version: {v}")
+bad = []
+if v.get("revision") not in (head, head + "-dirty"):
+    bad.append(f"revision {v.get('revision')!r}, want {head}[-dirty]")
+for key, label in (("revision", "revision"), ("build_date", "created"), ("version", "version")):
+    if v.get(key) != labels.get("org.opencontainers.image." + label):
+        bad.append(f"{key} {v.get(key)!r} != label {label} {labels.get('org.opencontainers.image.' + label)!r}")
+for b in bad:
+    print("        " + b)
+sys.exit(1 if bad else 0)
+EOF
 
 pid=$(hello_podman inspect --format '{{.State.Pid}}' "$ctr")
 status=$(cat "/proc/$pid/status")
@@ -219,8 +246,8 @@ result "the scratch file is in the container's /tmp tmpfs"
 
 check "hello healthcheck exits 0 inside the container (podman exec)" hello_podman exec "$ctr" /hello healthcheck
 check "podman healthcheck run: healthy" hello_podman healthcheck run "$ctr"
-healthcheck_fails() { ! hello_podman exec -e PORT=1 "$ctr" /hello healthcheck >/dev/null 2>&1; }
-check "hello healthcheck exits non-zero when nothing answers (PORT=1)" healthcheck_fails
+healthcheck_fails() { ! hello_podman exec -e ADMIN_PORT=1 "$ctr" /hello healthcheck >/dev/null 2>&1; }
+check "hello healthcheck exits non-zero when nothing answers (ADMIN_PORT=1)" healthcheck_fails
 
 echo "-- SIGTERM (podman stop): readiness 503 at once, serves during the drain, exits 0 within drain + 2 s"
 t0=$EPOCHREALTIME
@@ -228,13 +255,13 @@ hello_podman stop -t 30 "$ctr" >/dev/null 2>&1 &
 stopper=$!
 draining=0
 for _ in $(seq 1 20); do # podman delivers SIGTERM within a moment; the drain lasts $DRAIN s
-  if [ "$(code "$base/readyz")" = 503 ]; then
+  if [ "$(code "$admin/readyz")" = 503 ]; then
     draining=1
     break
   fi
   sleep 0.1
 done
-check "/readyz 503 while draining" test "$draining" = 1
+check "admin /readyz 503 while draining" test "$draining" = 1
 check "/ still 200 while draining" test "$(code "$base/")" = 200
 wait "$stopper" || true
 elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t0" "$EPOCHREALTIME")

@@ -14,7 +14,7 @@ class ImageStepsTest extends LibTestCase {
         assert ref == IMAGE
         assert h.shScripts() == [
             'printf \'%s\' "$REGISTRY_PASSWORD" | buildah login --username "$REGISTRY_USER" --password-stdin registry.example.com',
-            "buildah bud --file Dockerfile --tag ${REPO}:${TAG} --build-arg BINARY_SOURCE=builder " +
+            "buildah bud --format docker --file Dockerfile --tag ${REPO}:${TAG} --build-arg BINARY_SOURCE=builder " +
                 "--build-arg 'SOURCE=https://git.example.com/a b.git' .",
             "buildah push --digestfile .image-digest ${REPO}:${TAG} docker://${REPO}:${TAG}",
         ]
@@ -31,7 +31,8 @@ class ImageStepsTest extends LibTestCase {
         assert failureOf { h.call('buildImage', [repository: REPO]) } ==
             'buildImage: missing image tag (pass tag: the commit id)'
         assert failureOf { h.call('buildImage', [repository: REPO, tag: 'bad tag']) } == "buildImage: bad image tag 'bad tag'"
-        assert failureOf { h.call('buildImage', [repository: 'Bad/Repo', tag: TAG]) }.startsWith("buildImage: missing or bad repository 'Bad/Repo'")
+        assert failureOf { h.call('buildImage', [repository: 'Bad/Repo', tag: TAG]) }
+            .startsWith("buildImage: missing or bad repository 'Bad/Repo'")
         assert h.callsOf('sh').isEmpty()
     }
 

@@ -26,6 +26,15 @@ class PipelineHarness {
     final Map<String, String> files = [:]
     /** Renders run here: k8s/ links to the repository's real one, build/ holds files the steps wrote. */
     private File renderRoot
+    /**
+     * Rehearsal mode (see Rehearsal.groovy): when set, `sh` runs for real through
+     * this closure (script, arg map or string, working directory) and files live
+     * in `workspace` on disk.
+     */
+    Closure executor
+    File workspace
+    /** Rehearsal mode: what a credential binding puts into a variable (stand-in values, never secrets). */
+    Closure<String> credentialValue
     /** Answer to `input`: approve, or anything else to reject. */
     String inputAnswer = 'approve'
     /** Container names of the current agent pod; null outside the declarative stub. */
@@ -152,17 +161,25 @@ class PipelineHarness {
     /** The image name the repository's base Deployment uses (what the steps must pin). */
     static String repositoryImageName() {
         PipelineHarness h = new PipelineHarness()
-        hello.ci.Manifests.workloadImageName(h.kustomize('k8s/base'), 'hello')
+        // Through the library's loader: the rehearsal also runs libraries without this class.
+        LOADER.loadClass('hello.ci.Manifests').workloadImageName(h.kustomize('k8s/base'), 'hello')
     }
 
     private static String shScript(Object arg) {
         arg instanceof Map ? arg.script as String : arg as String
     }
 
+    private File cwd() {
+        dirStack ? new File(workspace, dirStack[-1]) : workspace
+    }
+
     private Object runSh(Object arg) {
         needNode('sh')
         String script = shScript(arg)
         assert script: 'sh called without a script'
+        if (executor != null) {
+            return executor.call(script, arg, cwd())
+        }
         Map rule = shRules.find { script =~ it.regex }
         int exit = rule ? rule.exit as int : 0
         if (rule?.action) {
@@ -211,7 +228,8 @@ class PipelineHarness {
                 assert b.credentialsId: "credential binding without credentialsId: ${b}"
                 credentialStack << (b.credentialsId as String)
                 for (String v in [b.variable, b.usernameVariable, b.passwordVariable].findAll()) {
-                    env.setProperty(v, "${SECRET_MARK}${b.credentialsId}:${v})")
+                    env.setProperty(v, credentialValue != null ? credentialValue.call(b, v) :
+                        "${SECRET_MARK}${b.credentialsId}:${v})")
                 }
             }
             try {
@@ -262,17 +280,47 @@ class PipelineHarness {
         }
         step('writeFile') { Map m ->
             needNode('writeFile')
+            if (workspace != null) {
+                File f = new File(cwd(), m.file as String)
+                f.parentFile.mkdirs()
+                f.text = m.text as String
+            }
             files[m.file as String] = m.text as String
         }
         step('readFile') { arg ->
             needNode('readFile')
             String path = arg instanceof Map ? arg.file : arg
+            if (workspace != null) {
+                File f = new File(cwd(), path)
+                if (!f.file) {
+                    throw new StepFailure("readFile: no such file ${path}")
+                }
+                return f.text
+            }
             if (!files.containsKey(path)) {
                 throw new StepFailure("readFile: no such file ${path}")
             }
             files[path]
         }
-        step('archiveArtifacts') { arg -> needNode('archiveArtifacts') }
+        step('archiveArtifacts') { arg ->
+            needNode('archiveArtifacts')
+            if (workspace != null) {
+                // Jenkins fails the build when the pattern matches nothing.
+                String pattern = arg instanceof Map ? arg.artifacts : arg
+                java.nio.file.PathMatcher m = java.nio.file.FileSystems.default.getPathMatcher("glob:${pattern}")
+                List<String> found = []
+                cwd().eachFileRecurse { File f ->
+                    String rel = cwd().toPath().relativize(f.toPath())
+                    if (f.file && m.matches(java.nio.file.Paths.get(rel))) {
+                        found << rel
+                    }
+                }
+                if (!found) {
+                    throw new StepFailure("archiveArtifacts: no artifacts found that match '${pattern}'")
+                }
+                println "     [archive] ${found.sort().join(', ')}"
+            }
+        }
         step('slackSend') { Map m -> [channelId: m.channel, ts: '1700000000.000100'] }
         step('checkout') { scmArg ->
             needNode('checkout')
