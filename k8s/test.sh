@@ -47,6 +47,33 @@ cleanup() {
 trap cleanup EXIT
 indent() { sed 's/^/        /'; }
 
+echo "-- image (built first: its input check compares the binary with the tree as it is now)"
+# podman needs catatonit to build its pod infra image; Debian's podman only
+# recommends it. Installed once into .tools/catatonit (pinned), not system-wide.
+install_catatonit() { # into $1, from the Debian archive (apt lists refreshed only if needed)
+  (
+    cd "$work" || exit 1
+    apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
+      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }
+  ) || return 1
+  dpkg-deb -x "$work"/catatonit_*.deb "$1"
+}
+if ! command -v catatonit >/dev/null 2>&1; then
+  cdir="$HELLO_ROOT/.tools/catatonit"
+  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
+    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
+    if ! install_catatonit "$cdir"; then
+      fail "install catatonit"
+      exit 1
+    fi
+  fi
+  export PATH="$cdir/usr/bin:$PATH"
+fi
+./scripts/build-image.sh || {
+  fail "scripts/build-image.sh"
+  exit 1
+}
+
 echo "-- style"
 check "yamllint -s (repo config) on k8s/" yamllint -s -c .yamllint.yaml "$HERE"
 
@@ -170,31 +197,6 @@ for o in dev prod; do
 done
 
 echo "-- podman kube play (dev overlay, image built from this tree)"
-# podman needs catatonit to build its pod infra image; Debian's podman only
-# recommends it. Installed once into .tools/catatonit (pinned), not system-wide.
-install_catatonit() { # into $1, from the Debian archive (apt lists refreshed only if needed)
-  (
-    cd "$work" || exit 1
-    apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
-      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }
-  ) || return 1
-  dpkg-deb -x "$work"/catatonit_*.deb "$1"
-}
-if ! command -v catatonit >/dev/null 2>&1; then
-  cdir="$HELLO_ROOT/.tools/catatonit"
-  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
-    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
-    if ! install_catatonit "$cdir"; then
-      fail "install catatonit"
-      exit 1
-    fi
-  fi
-  export PATH="$cdir/usr/bin:$PATH"
-fi
-./scripts/build-image.sh || {
-  fail "scripts/build-image.sh"
-  exit 1
-}
 port=$(hello_free_port)
 admin_port=$(hello_free_port)
 while [ "$admin_port" = "$port" ]; do admin_port=$(hello_free_port); done
