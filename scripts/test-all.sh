@@ -13,6 +13,7 @@ suites=(
   scripts/test-rust.sh         # fmt, clippy, unit + integration tests (real HTTP, OTLP receiver)
   scripts/build-static.sh      # the static release binary the next suites share
   tests/image/test.sh          # Dockerfile: build with buildah, inspect, run hardened with podman
+  scripts/supply-chain.sh      # cargo-deny, embedded crate list, CycloneDX SBOM, trivy on the image
   k8s/test.sh                  # kustomize render, schema, checkov, PSS restricted, podman kube play
   observability/test.sh        # rules (promtool), dashboards, live Prometheus against the service
   fluentd/test.sh              # manifests, config, CRI contract against the real service's lines
