@@ -52,7 +52,7 @@ impl ConnIo {
         stream: TcpStream,
         send_timeout: Duration,
         telemetry: Arc<HttpTelemetry>,
-        slot: OwnedSemaphorePermit,
+        slot: Option<OwnedSemaphorePermit>,
     ) -> Self {
         ConnIo {
             stream: Some(stream),
@@ -61,7 +61,7 @@ impl ConnIo {
             replacement: None,
             telemetry,
             read_eof: false,
-            slot: Some(slot),
+            slot,
         }
     }
 

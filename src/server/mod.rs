@@ -74,9 +74,19 @@ struct ConnSettings {
 }
 
 impl ConnSettings {
-    fn spawn(&self, graceful: &GracefulShutdown, stream: TcpStream, slot: OwnedSemaphorePermit) {
+    fn spawn(
+        &self,
+        graceful: &GracefulShutdown,
+        stream: TcpStream,
+        slot: impl Into<Option<OwnedSemaphorePermit>>,
+    ) {
         let _ = stream.set_nodelay(true);
-        let io = ConnIo::new(stream, self.send_timeout, Arc::clone(&self.telemetry), slot);
+        let io = ConnIo::new(
+            stream,
+            self.send_timeout,
+            Arc::clone(&self.telemetry),
+            slot.into(),
+        );
         let svc = TowerToHyperService::new(self.router.clone());
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -117,6 +127,36 @@ impl Acceptor {
                 },
             }
         }
+    }
+
+    /// Closes the listener without resetting a client that is already in
+    /// the kernel's accept queue (handshake done, request maybe sent):
+    /// new connection attempts are dropped first (their SYN is ignored, so
+    /// the client retries and then finds the port closed: refused, before
+    /// sending anything), every connection already queued is accepted and
+    /// served (with `Connection: close`, the service is draining), then the
+    /// socket closes. Returns how many were accepted this way.
+    async fn retire(self, graceful: &GracefulShutdown) -> usize {
+        if let Err(e) = refuse_new_handshakes(&self.listener) {
+            tracing::debug!(error = %e, "cannot filter new connections; closing anyway");
+        }
+        // Handshakes already under way complete within a round trip; take
+        // what is queued until the queue stays empty for a few polls.
+        let mut accepted = 0;
+        let mut quiet = 0;
+        let deadline = Instant::now() + RETIRE_MAX;
+        while quiet < 3 && Instant::now() < deadline {
+            match tokio::time::timeout(RETIRE_POLL, self.listener.accept()).await {
+                Ok(Ok((stream, _))) => {
+                    quiet = 0;
+                    accepted += 1;
+                    let slot = self.slots.clone().try_acquire_owned().ok();
+                    self.settings.spawn(graceful, stream, slot);
+                }
+                Ok(Err(_)) | Err(_) => quiet += 1,
+            }
+        }
+        accepted
     }
 
     /// A free connection slot, then a connection: one future, so that
@@ -224,7 +264,8 @@ pub async fn serve(
     public
         .run_until(&graceful, tokio::time::sleep(limits.shutdown_drain))
         .await;
-    drop(public);
+    let pending = public.retire(&graceful).await;
+    tracing::info!(pending, "shutdown: listener closed");
 
     // In-flight requests are bounded by the request timeout.
     let grace = limits.request_timeout + Duration::from_secs(1);
@@ -241,6 +282,74 @@ pub async fn serve(
     let _ = admin_stop.send(());
     let _ = admin_task.await;
     Ok(())
+}
+
+/// How long `retire` waits for an empty accept queue, per poll and at most.
+const RETIRE_POLL: Duration = Duration::from_millis(10);
+const RETIRE_MAX: Duration = Duration::from_secs(1);
+
+/// Attaches a socket filter to the listener that drops every incoming SYN
+/// (a TCP segment with SYN and without ACK), so that no new connection enters
+/// the accept queue, while handshakes already under way still complete.
+/// The filter sees the TCP header at offset 0; byte 13 holds the flags.
+fn refuse_new_handshakes(listener: &TcpListener) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const SYN: u32 = 0x02;
+    const SYN_ACK: u32 = 0x12;
+    let code = [
+        // A = tcp_flags & (SYN|ACK)
+        libc::sock_filter {
+            code: 0x30,
+            jt: 0,
+            jf: 0,
+            k: 13,
+        }, // BPF_LD | BPF_B | BPF_ABS
+        libc::sock_filter {
+            code: 0x54,
+            jt: 0,
+            jf: 0,
+            k: SYN_ACK,
+        }, // BPF_ALU | BPF_AND | BPF_K
+        // A == SYN: drop (return 0 bytes); else keep the whole segment.
+        libc::sock_filter {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: SYN,
+        }, // BPF_JMP | BPF_JEQ | BPF_K
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // BPF_RET | BPF_K
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: u32::MAX,
+        },
+    ];
+    let prog = libc::sock_fprog {
+        len: code.len() as u16,
+        filter: code.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points at `code`, alive for the call; the kernel copies
+    // the program; the descriptor belongs to `listener`.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const prog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Accept can fail transiently (EMFILE under a connection flood, aborted
