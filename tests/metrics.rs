@@ -67,7 +67,7 @@ async fn exposition_carries_the_contract_and_passes_promtool() {
         get(s.addr, path).await;
     }
     common::send(s.addr, "PUT", "/v1/scratch/m", b"12345").await;
-    let r = get(s.addr, "/metrics").await;
+    let r = get(s.admin_addr, "/metrics").await;
     assert_eq!(r.status, 200);
     assert!(r.headers["content-type"].starts_with("text/plain; version=0.0.4"));
     let all = samples(&r.body);
