@@ -12,6 +12,7 @@ source scripts/env.sh
 suites=(
   scripts/test-rust.sh         # fmt, clippy, unit + integration tests (real HTTP, OTLP receiver)
   scripts/build-static.sh      # the static release binary the next suites share
+  scripts/check-try-it.sh      # the README's "Try it" commands against the binary, outputs compared
   tests/image/test.sh          # Dockerfile: build with buildah, inspect, run hardened with podman
   scripts/supply-chain.sh      # cargo-deny, embedded crate list, CycloneDX SBOM, trivy on the image
   k8s/test.sh                  # kustomize render, schema, checkov, PSS restricted, podman kube play
