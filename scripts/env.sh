@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by every test script: puts the project's tools on PATH and gives one
 # way to call podman/buildah on these machines (vfs storage under .tools/, runc,
-# host netns: see ../shared/TOOLS.md for why each setting is needed).
+# host netns: without them podman fails here with setrlimit and cgroup errors).
 HELLO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export HELLO_ROOT
 # Tools that are costly to fetch or build (cargo-auditable, cargo-deny,

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 source scripts/env.sh
 
 suites=(
+  scripts/check-references.py  # every link and repository path in docs and comments exists
   scripts/test-rust.sh         # fmt, clippy, unit + integration tests (real HTTP, OTLP receiver)
   scripts/build-static.sh      # the static release binary the next suites share
   scripts/check-try-it.sh      # the README's "Try it" commands against the binary, outputs compared
