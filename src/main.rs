@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hello::{Config, Listeners, build_app, serve, shutdown, telemetry};
+use hello::{Application, Config, shutdown, telemetry};
 
 /// sysexits.h EX_CONFIG: the configuration is wrong, restarting won't help.
 const EXIT_CONFIG: u8 = 78;
@@ -73,23 +73,26 @@ fn run() -> ExitCode {
 
 async fn run_service(config: Config) -> anyhow::Result<()> {
     let telemetry = telemetry::init(&config).context("starting telemetry")?;
-    let app = build_app(&config, telemetry.metrics.clone());
-    let listeners = Listeners::bind(&config).await.with_context(|| {
-        format!(
-            "binding PORT {} and ADMIN_PORT {}",
-            config.port, config.admin_port
-        )
-    })?;
+    let any = std::net::Ipv4Addr::UNSPECIFIED.into();
+    let application = Application::build(&config, telemetry.metrics.clone(), any)
+        .await
+        .with_context(|| {
+            format!(
+                "binding PORT {} and ADMIN_PORT {}",
+                config.port, config.admin_port
+            )
+        })?;
     tracing::info!(
-        port = listeners.public_addr()?.port(),
-        admin_port = listeners.admin_addr()?.port(),
+        port = application.public_addr().port(),
+        admin_port = application.admin_addr().port(),
         version = hello::build_info::VERSION,
         revision = hello::build_info::REVISION,
         fault_injection = config.fault_injection,
         otlp = config.otlp.is_some(),
         "listening"
     );
-    serve(listeners, app, shutdown::signal())
+    application
+        .run(shutdown::signal())
         .await
         .context("serving")?;
     telemetry.shutdown(Duration::from_secs(3)).await;

@@ -204,7 +204,7 @@ async fn healthcheck_subcommand() {
     );
     let bad = Command::new(env!("CARGO_BIN_EXE_hello"))
         .arg("healthcheck")
-        .env("PORT", "nope")
+        .env("ADMIN_PORT", "nope")
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));

@@ -12,7 +12,7 @@
 mod conn_io;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,12 +42,7 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds `PORT` and `ADMIN_PORT` on every interface (production).
-    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
-        Self::bind_on(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config).await
-    }
-
-    /// Binds both ports on one address (tests use loopback).
+    /// Binds `PORT` and `ADMIN_PORT` on one address.
     pub async fn bind_on(ip: IpAddr, config: &Config) -> std::io::Result<Listeners> {
         let public = TcpListener::bind(SocketAddr::new(ip, config.port)).await?;
         let admin = TcpListener::bind(SocketAddr::new(ip, config.admin_port)).await?;

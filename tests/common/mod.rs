@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-/// An in-process server built with the production `build_app` + `serve`,
+/// An in-process server built with the production `Application`,
 /// both listeners on loopback ports the kernel picks.
 pub struct TestServer {
     /// The public API listener.
@@ -42,14 +42,13 @@ impl TestServer {
         let renderer = hello::telemetry::metrics::MetricsRenderer::new(
             hello::telemetry::metrics::install_recorder(),
         );
-        let app = hello::build_app(&config, renderer);
-        let listeners = hello::Listeners::bind_on([127, 0, 0, 1].into(), &config)
+        let application = hello::Application::build(&config, renderer, [127, 0, 0, 1].into())
             .await
             .unwrap();
-        let addr = listeners.public_addr().unwrap();
-        let admin_addr = listeners.admin_addr().unwrap();
+        let addr = application.public_addr();
+        let admin_addr = application.admin_addr();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(hello::serve(listeners, app, async move {
+        tokio::spawn(application.run(async move {
             let _ = rx.await;
             "test"
         }));
