@@ -20,21 +20,28 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::log_writer::LogWriter;
 
-/// Receives every formatted line (e.g. the Kafka sink). Must not block.
+/// A destination of formatted lines: stdout ([`LogWriter`]), Kafka. Each
+/// sink is bounded and counts what it could not take; it must not block.
 pub trait LineSink: Send + Sync + 'static {
     /// `trace_id` is the 32-hex-digit id when the event is inside a trace.
     fn accept(&self, level: Level, target: &str, trace_id: Option<&str>, line: &[u8]);
 }
 
+impl LineSink for LogWriter {
+    fn accept(&self, level: Level, _: &str, _: Option<&str>, line: &[u8]) {
+        self.write_line(level, line.to_vec());
+    }
+}
+
+/// The JSON formatter: formats each event once and hands the same bytes to
+/// every sink, so stdout and Kafka carry identical lines.
 pub struct JsonLogLayer {
-    /// stdout; `None` when only `extra` gets the lines (pretty mode's Kafka).
-    writer: Option<LogWriter>,
-    extra: Option<Box<dyn LineSink>>,
+    sinks: Vec<Box<dyn LineSink>>,
 }
 
 impl JsonLogLayer {
-    pub fn new(writer: Option<LogWriter>, extra: Option<Box<dyn LineSink>>) -> Self {
-        JsonLogLayer { writer, extra }
+    pub fn new(sinks: Vec<Box<dyn LineSink>>) -> Self {
+        JsonLogLayer { sinks }
     }
 }
 
@@ -54,11 +61,8 @@ impl JsonLogLayer {
         let mut ids = [0u8; 32];
         let trace_id = format_event(buf, scratch, event, local, &mut ids);
         let meta = event.metadata();
-        if let Some(sink) = &self.extra {
+        for sink in &self.sinks {
             sink.accept(*meta.level(), meta.target(), trace_id, buf);
-        }
-        if let Some(w) = &self.writer {
-            w.write_line(*meta.level(), buf.clone());
         }
     }
 }
@@ -254,4 +258,136 @@ impl Visit for JsonVisitor<'_> {
 fn write_str(buf: &mut Vec<u8>, s: &str) {
     // serde_json's escaper: correct for control characters and quotes.
     let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// What a sink received: level, target, trace id, line.
+    type Received = (Level, String, Option<String>, String);
+
+    /// A sink that keeps what it is given.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<Received>>>);
+
+    impl LineSink for Capture {
+        fn accept(&self, level: Level, target: &str, trace_id: Option<&str>, line: &[u8]) {
+            self.0.lock().unwrap().push((
+                level,
+                target.to_owned(),
+                trace_id.map(str::to_owned),
+                String::from_utf8(line.to_vec()).unwrap(),
+            ));
+        }
+    }
+
+    /// Runs `f` under a subscriber with the JSON formatter feeding two
+    /// sinks; returns what each received.
+    fn capture(f: impl FnOnce()) -> (Vec<Received>, Vec<String>) {
+        let (a, b) = (Capture::default(), Capture::default());
+        let layer = JsonLogLayer::new(vec![Box::new(a.clone()), Box::new(b.clone())]);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+        let first = a.0.lock().unwrap().clone();
+        let second = b.0.lock().unwrap().iter().map(|e| e.3.clone()).collect();
+        (first, second)
+    }
+
+    fn json(line: &str) -> serde_json::Value {
+        assert!(
+            line.ends_with('\n') && !line[..line.len() - 1].contains('\n'),
+            "{line:?}"
+        );
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn one_json_object_per_line_with_the_contract_fields() {
+        let (got, second) = capture(|| {
+            tracing::warn!(target: "hello::test", count = 3_u64, ok = true, ratio = 0.5, "plain");
+        });
+        assert_eq!(got.len(), 1);
+        let (level, target, trace_id, line) = &got[0];
+        assert_eq!(
+            (*level, target.as_str(), trace_id),
+            (Level::WARN, "hello::test", &None)
+        );
+        assert_eq!(second, vec![line.clone()], "every sink gets the same bytes");
+        let v = json(line);
+        // The contract fields first, in this order (fluentd reads the prefix).
+        let at = |k: &str| line.find(&format!("\"{k}\":")).unwrap();
+        assert!(line.starts_with("{\"timestamp\":\""), "{line}");
+        assert!(
+            at("timestamp") < at("level") && at("level") < at("target"),
+            "{line}"
+        );
+        assert!(
+            at("target") < at("message") && at("message") < at("count"),
+            "{line}"
+        );
+        assert_eq!(
+            (v["level"].as_str(), v["message"].as_str()),
+            (Some("WARN"), Some("plain"))
+        );
+        assert_eq!(
+            (v["count"].as_u64(), v["ok"].as_bool()),
+            (Some(3), Some(true))
+        );
+        assert_eq!(v["ratio"].as_f64(), Some(0.5));
+        // RFC 3339, UTC, nanoseconds.
+        let ts = v["timestamp"].as_str().unwrap();
+        assert_eq!(
+            (ts.len(), &ts[10..11], &ts[19..20], &ts[29..]),
+            (30, "T", ".", "Z"),
+            "{ts}"
+        );
+        assert!(humantime::parse_rfc3339(ts).is_ok(), "{ts}");
+        assert!(v.get("trace_id").is_none(), "no ids outside a request");
+    }
+
+    #[test]
+    fn hostile_text_stays_one_valid_line() {
+        let evil = "quote \" backslash \\ newline \n cr \r nul \0 bell \u{7} é 😀 </script>";
+        let (got, _) = capture(|| tracing::info!(target: "hello::test", field = evil, "{evil}"));
+        let v = json(&got[0].3);
+        assert_eq!(v["message"], evil);
+        assert_eq!(v["field"], evil);
+    }
+
+    #[test]
+    fn duration_ms_keeps_microseconds_and_non_finite_numbers_are_null() {
+        let (got, _) = capture(|| {
+            tracing::info!(target: "hello::test", duration_ms = 1.23456, other = f64::NAN, "timed");
+        });
+        let line = &got[0].3;
+        assert!(line.contains("\"duration_ms\":1.235"), "{line}");
+        assert_eq!(json(line)["other"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn lines_inside_a_request_span_carry_its_ids() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span_id = "00f067aa0ba902b7";
+        let (got, _) = capture(|| {
+            let span = tracing::info_span!(target: "hello::http", "request", trace_id = tracing::field::Empty, span_id = tracing::field::Empty);
+            span.record("trace_id", trace);
+            span.record("span_id", span_id);
+            span.in_scope(|| tracing::error!(target: "hello::test", "inside"));
+            tracing::info!(target: "hello::test", "outside");
+        });
+        let (inside, outside) = (json(&got[0].3), json(&got[1].3));
+        assert_eq!(inside["trace_id"], trace);
+        assert_eq!(inside["span_id"], span_id);
+        assert_eq!(
+            got[0].2.as_deref(),
+            Some(trace),
+            "the sinks get the key (Kafka)"
+        );
+        assert!(outside.get("trace_id").is_none());
+        assert_eq!(got[1].2, None);
+    }
 }

@@ -95,10 +95,12 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     // not be emitted into a process that has no subscriber yet. Until then,
     // the layer's slot is empty and lines go to stdout only.
     let kafka_slot = Arc::new(OnceLock::new());
-    let line_sink = config
-        .kafka
-        .as_ref()
-        .map(|_| Box::new(KafkaSlot(Arc::clone(&kafka_slot))) as Box<dyn logs::LineSink>);
+    let kafka_line_sink = || {
+        config
+            .kafka
+            .as_ref()
+            .map(|_| Box::new(KafkaSlot(Arc::clone(&kafka_slot))) as Box<dyn logs::LineSink>)
+    };
 
     // The request span always reaches the log layer, whatever RUST_LOG says:
     // it carries the ids that a WARN or ERROR line inside a request needs.
@@ -106,12 +108,16 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
         .or(filter_fn(|m| m.is_span() && m.target() == "hello::http"));
     let registry = tracing_subscriber::registry().with(otel);
     let installed = match config.log_format {
-        LogFormat::Json => registry
-            .with(logs::JsonLogLayer::new(Some(writer), line_sink).with_filter(filter))
-            .try_init(),
+        LogFormat::Json => {
+            let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
+            sinks.extend(kafka_line_sink());
+            registry
+                .with(logs::JsonLogLayer::new(sinks).with_filter(filter))
+                .try_init()
+        }
         LogFormat::Pretty => {
-            // Kafka still gets JSON lines, from a JSON layer without stdout.
-            let kafka_json = line_sink.map(|sink| logs::JsonLogLayer::new(None, Some(sink)));
+            // The pretty formatter for stdout; Kafka still gets JSON lines.
+            let kafka_json = kafka_line_sink().map(|sink| logs::JsonLogLayer::new(vec![sink]));
             registry
                 .with(fmt::layer().with_writer(writer).with_filter(filter))
                 .with(kafka_json.with_filter(EnvFilter::try_new(&config.log_filter)?))
