@@ -12,6 +12,12 @@ command -v jq >/dev/null || { echo "check-try-it: jq missing (scripts/install-to
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# The README points newcomers at these two scripts next; the demo itself takes
+# minutes and is run by hand (its header says how it was checked).
+echo "-- shellcheck and Python syntax: check-try-it, demo"
+shellcheck -x scripts/check-try-it.sh scripts/demo.sh
+python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' scripts/check-try-it.py scripts/demo.py
+
 echo "-- README.md \"Try it\" against $HELLO_BIN"
 python3 scripts/check-try-it.py README.md "$WORK/run"
 
