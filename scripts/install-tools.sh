@@ -44,6 +44,12 @@ if [ ! -x .tools/checkov/bin/checkov ]; then
   python3 -m venv .tools/checkov
   .tools/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 fi
+# charts/: Helm v4 built as a library (no Helm binary in Debian's packages); checked on
+# its own, so a machine whose .tools/py predates it gets it too.
+if ! .tools/py/bin/python -c 'import helm_python' >/dev/null 2>&1; then
+  echo "install-tools: pip: helm-python-sdk (Helm as a library, for charts/)"
+  .tools/py/bin/pip install -q --disable-pip-version-check helm-python-sdk==0.2.2
+fi
 
 # Rust: the toolchain rust-toolchain.toml pins. rustup cannot download one on an
 # offline machine; when the installed stable is that very version, name it so
