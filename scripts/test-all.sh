@@ -18,6 +18,7 @@ suites=(
   scripts/supply-chain.sh      # cargo-deny, embedded crate list, CycloneDX SBOM, trivy on the image
   k8s/test.sh                  # kustomize render, schema, checkov, PSS restricted, podman kube play
   observability/test.sh        # rules (promtool), dashboards, live Prometheus against the service
+  charts/test.sh               # Helm chart: lint, schema, toggles validated, = the kustomize prod render, podman kube play
   fluentd/test.sh              # manifests, config, CRI contract against the real service's lines
   jenkins-lib/test.sh          # shared-library unit tests, Jenkinsfile stub run, CodeNarc
   reliability/test.sh          # fault matrix fast rows, native and restricted container
