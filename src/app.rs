@@ -65,6 +65,7 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
 
     let telemetry = Arc::new(HttpTelemetry::new(
         config.otlp.is_some(),
+        config.propagate_tracecontext,
         config.max_header_bytes,
         Arc::clone(&readiness),
     ));

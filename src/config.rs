@@ -49,6 +49,21 @@ pub enum SamplerConfig {
     ParentBasedTraceIdRatio(f64),
 }
 
+/// The trace exporter's and batch processor's settings (`OTEL_EXPORTER_OTLP_*TIMEOUT`,
+/// `OTEL_BSP_*`): read here, with the service's defaults where it has its own,
+/// so the SDK never silently overrides what the operator set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceTuning {
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT` (ms; default 5000).
+    pub export_timeout: Duration,
+    /// `OTEL_BSP_SCHEDULE_DELAY` (ms; default 1000: spans reach the collector within a second).
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048): spans held before new ones are dropped and counted.
+    pub max_queue: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the queue size).
+    pub max_batch: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct OtlpConfig {
     /// Base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`) or the traces-specific
@@ -116,6 +131,11 @@ pub struct Config {
     pub otlp: Option<OtlpConfig>,
     pub kafka: Option<KafkaConfig>,
     pub sampler: SamplerConfig,
+    pub trace_tuning: TraceTuning,
+    /// `OTEL_PROPAGATORS` includes `tracecontext` (the default): an incoming
+    /// W3C `traceparent` is continued. With `none`, every request starts a trace.
+    pub propagate_tracecontext: bool,
+    /// `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `hello`.
     pub service_name: String,
     pub pod_name: Option<String>,
     pub pod_namespace: Option<String>,
@@ -259,6 +279,8 @@ impl Config {
         };
 
         let otlp = parse_otlp(&get)?;
+        let trace_tuning = parse_trace_tuning(&get)?;
+        let propagate_tracecontext = parse_propagators(get("OTEL_PROPAGATORS"))?;
         let kafka = parse_kafka(&get, names)?;
         let sampler = parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?;
 
@@ -289,7 +311,11 @@ impl Config {
             otlp,
             kafka,
             sampler,
-            service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| "hello".to_owned()),
+            trace_tuning,
+            propagate_tracecontext,
+            service_name: get("OTEL_SERVICE_NAME")
+                .or_else(|| resource_service_name(get("OTEL_RESOURCE_ATTRIBUTES")?))
+                .unwrap_or_else(|| "hello".to_owned()),
             pod_name: get("POD_NAME"),
             pod_namespace: get("POD_NAMESPACE"),
             node_name: get("NODE_NAME"),
@@ -377,6 +403,19 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
     {
         return Ok(None);
     }
+    if let Some(v) = get("OTEL_TRACES_EXPORTER") {
+        match v.trim() {
+            "otlp" => {}
+            "none" => return Ok(None),
+            _ => {
+                return Err(err(
+                    "OTEL_TRACES_EXPORTER",
+                    &v,
+                    "expected `otlp` or `none` (no other exporter is built in)",
+                ));
+            }
+        }
+    }
     for var in [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -398,6 +437,65 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
         }
     }
     Ok(None)
+}
+
+fn parse_trace_tuning(get: &impl Fn(&str) -> Option<String>) -> Result<TraceTuning, ConfigError> {
+    const MAX_MS: u64 = 600_000;
+    let ms = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(bounded(
+            var,
+            get(var),
+            default,
+            1,
+            MAX_MS,
+        )?))
+    };
+    let base_timeout = ms("OTEL_EXPORTER_OTLP_TIMEOUT", 5000)?;
+    let export_timeout = match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
+        None => base_timeout,
+        Some(_) => ms("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 5000)?,
+    };
+    let count = |var: &'static str, default: u64| -> Result<usize, ConfigError> {
+        Ok(bounded(var, get(var), default, 1, 1_000_000)? as usize)
+    };
+    let max_queue = count("OTEL_BSP_MAX_QUEUE_SIZE", 2048)?;
+    Ok(TraceTuning {
+        export_timeout,
+        schedule_delay: ms("OTEL_BSP_SCHEDULE_DELAY", 1000)?,
+        max_queue,
+        // The SDK's rule: a batch larger than the queue is the queue.
+        max_batch: count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)?.min(max_queue),
+    })
+}
+
+/// `OTEL_PROPAGATORS`: a comma-separated list; `tracecontext` and `baggage`
+/// (the default pair) and `none` are understood. Returns whether W3C trace
+/// context is propagated.
+fn parse_propagators(value: Option<String>) -> Result<bool, ConfigError> {
+    let Some(v) = value else { return Ok(true) };
+    let mut tracecontext = false;
+    for p in v.split(',').map(str::trim) {
+        match p {
+            "tracecontext" => tracecontext = true,
+            "baggage" | "none" => {}
+            _ => {
+                return Err(err(
+                    "OTEL_PROPAGATORS",
+                    &v,
+                    "expected a comma-separated list of `tracecontext`, `baggage`, `none` (no other propagator is built in)",
+                ));
+            }
+        }
+    }
+    Ok(tracecontext)
+}
+
+/// `service.name` from `OTEL_RESOURCE_ATTRIBUTES` (`key=value,...`).
+fn resource_service_name(attrs: String) -> Option<String> {
+    attrs.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == "service.name" && !v.trim().is_empty()).then(|| v.trim().to_owned())
+    })
 }
 
 fn parse_kafka(
@@ -669,6 +767,111 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.var, "OTEL_TRACES_SAMPLER_ARG");
+    }
+
+    #[test]
+    fn opentelemetry_variables_as_the_specification_says() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(
+            c.trace_tuning,
+            TraceTuning {
+                export_timeout: Duration::from_millis(5000),
+                schedule_delay: Duration::from_millis(1000),
+                max_queue: 2048,
+                max_batch: 512,
+            }
+        );
+        assert!(c.propagate_tracecontext);
+        // Each variable the operator sets is what the SDK gets.
+        let t = cfg(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1000"),
+        ])
+        .unwrap()
+        .trace_tuning;
+        assert_eq!(t.export_timeout, Duration::from_millis(2500));
+        assert_eq!(t.schedule_delay, Duration::from_millis(200));
+        assert_eq!((t.max_queue, t.max_batch), (100, 100), "batch ≤ queue");
+        let t = cfg(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
+        ])
+        .unwrap()
+        .trace_tuning;
+        assert_eq!(
+            t.export_timeout,
+            Duration::from_millis(700),
+            "signal-specific wins"
+        );
+        // OTEL_TRACES_EXPORTER=none: no exporter even with an endpoint.
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        assert!(cfg(&[endpoint]).unwrap().otlp.is_some());
+        assert!(
+            cfg(&[endpoint, ("OTEL_TRACES_EXPORTER", "none")])
+                .unwrap()
+                .otlp
+                .is_none()
+        );
+        assert!(
+            cfg(&[endpoint, ("OTEL_TRACES_EXPORTER", "otlp")])
+                .unwrap()
+                .otlp
+                .is_some()
+        );
+        // OTEL_PROPAGATORS.
+        for (v, tc) in [
+            ("tracecontext,baggage", true),
+            ("baggage, tracecontext", true),
+            ("none", false),
+            ("baggage", false),
+        ] {
+            assert_eq!(
+                cfg(&[("OTEL_PROPAGATORS", v)])
+                    .unwrap()
+                    .propagate_tracecontext,
+                tc,
+                "{v}"
+            );
+        }
+        // service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else hello.
+        let attrs = (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=sre, service.name=shop ,x=y",
+        );
+        assert_eq!(cfg(&[attrs]).unwrap().service_name, "shop");
+        assert_eq!(
+            cfg(&[attrs, ("OTEL_SERVICE_NAME", "front")])
+                .unwrap()
+                .service_name,
+            "front"
+        );
+        assert_eq!(
+            cfg(&[("OTEL_RESOURCE_ATTRIBUTES", "a=b")])
+                .unwrap()
+                .service_name,
+            "hello"
+        );
+        for (var, value) in [
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_PROPAGATORS", "b3"),
+            ("OTEL_PROPAGATORS", "tracecontext,xray"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "5s"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0"),
+        ] {
+            let mut vars = vec![(var, value)];
+            if var == "OTEL_TRACES_EXPORTER" {
+                vars.push(endpoint);
+            }
+            let e = cfg(&vars).expect_err(&format!("{var}={value} must be rejected"));
+            assert_eq!(e.var, var, "{var}={value}");
+        }
     }
 
     #[test]

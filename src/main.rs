@@ -20,6 +20,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("help" | "--help" | "-h") => {
+            print!("{}", hello::settings_table::help());
+            ExitCode::SUCCESS
+        }
         Some("version" | "--version") => {
             println!(
                 "hello {} ({})",
@@ -29,7 +33,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(other) => {
-            eprintln!("hello: unknown command {other:?}; usage: hello [serve|healthcheck|version]");
+            eprintln!(
+                "hello: unknown command {other:?}; usage: hello [serve|healthcheck|version|--help]"
+            );
             ExitCode::from(2)
         }
     }

@@ -208,6 +208,15 @@ async fn healthcheck_subcommand() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
+    let help = Command::new(env!("CARGO_BIN_EXE_hello"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0), "{help:?}");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for v in hello::settings_table::VARIABLES {
+        assert!(text.contains(v.name), "--help lists {}", v.name);
+    }
     let unknown = Command::new(env!("CARGO_BIN_EXE_hello"))
         .arg("frobnicate")
         .output()
@@ -233,4 +242,15 @@ async fn errors_keep_their_trace_id_when_info_lines_are_filtered() {
         !p.lines().iter().any(|l| l.contains("hello::access")),
         "access lines are filtered out"
     );
+}
+
+#[tokio::test]
+async fn otel_propagators_none_starts_a_trace_per_request() {
+    let p = Proc::start(&[("OTEL_PROPAGATORS", "none")]);
+    let tp = format!("traceparent: 00-{TRACE_ID}-{PARENT_SPAN}-01\r\n");
+    assert_eq!(get_with(p.addr(), "/", &tp).await.status, 200);
+    let line = p.wait_line("access line", |v| v["target"] == "hello::access");
+    let id = line["trace_id"].as_str().unwrap();
+    assert_eq!(id.len(), 32);
+    assert_ne!(id, TRACE_ID, "the incoming traceparent is not continued");
 }

@@ -287,6 +287,14 @@ const KNOWN_VARS: &[&str] = &[
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_PROPAGATORS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     "POD_NAME",
     "POD_NAMESPACE",
     "NODE_NAME",
@@ -321,6 +329,11 @@ const NUMBERS: &[(&str, u128, u128, u128)] = &[
     ("MAX_CONNECTIONS", 16_384, 1, 1_000_000),
     ("MAX_HEADER_BYTES", 16 * 1024, 1024, MIB),
     ("KAFKA_QUEUE_MAX_EVENTS", 10_000, 1, 10_000_000),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", 5000, 1, 600_000),
+    ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 5000, 1, 600_000),
+    ("OTEL_BSP_SCHEDULE_DELAY", 1000, 1, 600_000),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, 1_000_000),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, 1_000_000),
 ];
 
 const SAMPLERS: &[&str] = &[
@@ -457,6 +470,17 @@ fn var_oracle(env: &Env, var: &str) -> Option<bool> {
         }
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => Some(v == "grpc" || v == "http/protobuf"),
         "OTEL_TRACES_SAMPLER" => Some(SAMPLERS.contains(&v)),
+        "OTEL_TRACES_EXPORTER" => match value(env, "OTEL_SDK_DISABLED").map(parse_bool_oracle) {
+            // Read only when the SDK is on; an invalid OTEL_SDK_DISABLED fails first.
+            Some(Some(true)) => Some(true),
+            Some(None) => None,
+            _ => Some(matches!(v.trim(), "otlp" | "none")),
+        },
+        "OTEL_PROPAGATORS" => Some(
+            v.split(',')
+                .all(|p| matches!(p.trim(), "tracecontext" | "baggage" | "none")),
+        ),
+        "OTEL_RESOURCE_ATTRIBUTES" => Some(true),
         "OTEL_TRACES_SAMPLER_ARG" => simple_ratio(v),
         "KAFKA_LOG_TOPIC" => Some(topic_ok(v)),
         "KAFKA_BROKERS" => Some(brokers_oracle(v).is_some()),
@@ -592,7 +616,17 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
         prop_assert!((0.0..=1.0).contains(&r));
     }
 
-    prop_assert_eq!(&c.service_name, &text("OTEL_SERVICE_NAME", "hello"));
+    let from_attributes = value(env, "OTEL_RESOURCE_ATTRIBUTES").and_then(|a| {
+        a.split(',').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k.trim() == "service.name" && !v.trim().is_empty()).then(|| v.trim().to_owned())
+        })
+    });
+    let service = value(env, "OTEL_SERVICE_NAME")
+        .map(str::to_owned)
+        .or(from_attributes)
+        .unwrap_or_else(|| "hello".to_owned());
+    prop_assert_eq!(&c.service_name, &service);
     prop_assert_eq!(c.pod_name.as_deref(), value(env, "POD_NAME"));
     prop_assert_eq!(c.pod_namespace.as_deref(), value(env, "POD_NAMESPACE"));
     prop_assert_eq!(c.node_name.as_deref(), value(env, "NODE_NAME"));
@@ -765,6 +799,25 @@ fn words(var: &str) -> Vec<&'static str> {
     match var {
         "FAULT_INJECTION" | "OTEL_SDK_DISABLED" => bools,
         "LOG_FORMAT" => vec!["json", "pretty", "text", "compact", "jsonl"],
+        "OTEL_TRACES_EXPORTER" => {
+            vec!["otlp", "none", "zipkin", "console", "otlp,console", " otlp"]
+        }
+        "OTEL_PROPAGATORS" => vec![
+            "tracecontext",
+            "baggage",
+            "none",
+            "tracecontext,baggage",
+            "b3",
+            "tracecontext,",
+            " tracecontext , baggage",
+        ],
+        "OTEL_RESOURCE_ATTRIBUTES" => vec![
+            "service.name=shop",
+            "a=b,service.name= x ",
+            "service.name=",
+            "=,=",
+            "k8s.pod.name=p",
+        ],
         "OTEL_EXPORTER_OTLP_PROTOCOL" | "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => protocols,
         "OTEL_EXPORTER_OTLP_ENDPOINT" | "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => endpoints,
         "OTEL_TRACES_SAMPLER" => {
@@ -1012,10 +1065,17 @@ fn every_variable_read_is_fuzzed() {
     })
     .unwrap();
     let known: BTreeSet<String> = KNOWN_VARS.iter().map(|v| v.to_string()).collect();
-    assert_eq!(
-        seen.into_inner(),
-        known,
-        "update KNOWN_VARS and the oracles"
+    let seen = seen.into_inner();
+    assert_eq!(seen, known, "update KNOWN_VARS and the oracles");
+    // ... and every one is declared (README table, `hello --help`).
+    let declared: BTreeSet<String> = hello::settings_table::VARIABLES
+        .iter()
+        .map(|v| v.name.to_owned())
+        .collect();
+    let undeclared: Vec<_> = seen.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "not in src/settings_table.rs: {undeclared:?}"
     );
 }
 

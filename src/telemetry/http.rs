@@ -45,10 +45,17 @@ pub struct HttpTelemetry {
     otel: bool,
     max_header_bytes: usize,
     readiness: Arc<Readiness>,
+    /// Continue an incoming `traceparent` (`OTEL_PROPAGATORS`).
+    propagate: bool,
 }
 
 impl HttpTelemetry {
-    pub fn new(otel: bool, max_header_bytes: usize, readiness: Arc<Readiness>) -> Self {
+    pub fn new(
+        otel: bool,
+        propagate: bool,
+        max_header_bytes: usize,
+        readiness: Arc<Readiness>,
+    ) -> Self {
         HttpTelemetry {
             metrics: HttpMetrics::default(),
             propagator: TraceContextPropagator::new(),
@@ -56,6 +63,7 @@ impl HttpTelemetry {
             otel,
             max_header_bytes,
             readiness,
+            propagate,
         }
     }
 
@@ -169,7 +177,11 @@ pub async fn observe(
         trace_id = Empty,
         span_id = Empty,
     );
-    let parent = tel.propagator.extract(&HeaderExtractor(req.headers()));
+    let parent = if tel.propagate {
+        tel.propagator.extract(&HeaderExtractor(req.headers()))
+    } else {
+        opentelemetry::Context::new()
+    };
     if tel.otel {
         // Err only when the span is disabled: nothing to link.
         let _ = span.set_parent(parent);

@@ -36,7 +36,8 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
             attrs.push(KeyValue::new(key, v.clone()));
         }
     }
-    // Resource::builder() also reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
+    // Resource::builder() reads OTEL_RESOURCE_ATTRIBUTES; the service name is
+    // Config's (OTEL_SERVICE_NAME, else service.name of those attributes).
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
         .with_attributes(attrs)
@@ -46,23 +47,26 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
         .with_resource(resource)
         .with_sampler(sampler(config.sampler));
     if let Some(otlp) = &config.otlp {
-        // The endpoint, headers and timeout come from the OTEL_* variables,
-        // read by the exporter itself (already validated in `Config`).
+        // The endpoint and headers come from the OTEL_* variables, read by
+        // the exporter itself (validated in `Config`); the timeouts and the
+        // batch settings are `Config`'s reading of theirs.
+        let tuning = &config.trace_tuning;
         let exporter = match otlp.protocol {
             OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
-                .with_timeout(Duration::from_secs(5))
+                .with_timeout(tuning.export_timeout)
                 .build()?,
             OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(Duration::from_secs(5))
+                .with_timeout(tuning.export_timeout)
                 .build()?,
         };
         let backlog = Arc::new(AtomicUsize::new(0));
         let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(QUEUE_MAX_SPANS)
-            .with_scheduled_delay(Duration::from_secs(1))
+            .with_max_queue_size(tuning.max_queue)
+            .with_scheduled_delay(tuning.schedule_delay)
+            .with_max_export_batch_size(tuning.max_batch)
             .build();
         let exporter = CountingExporter {
             inner: exporter,
@@ -71,6 +75,7 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
         builder = builder.with_span_processor(BoundedProcessor {
             inner: BatchSpanProcessor::new(exporter, batch),
             backlog,
+            max_queue: tuning.max_queue,
         });
     }
     Ok(builder.build())
@@ -89,9 +94,6 @@ fn sampler(s: SamplerConfig) -> Sampler {
     }
 }
 
-/// Spans the batch processor may hold before new ones are dropped.
-const QUEUE_MAX_SPANS: usize = 2048;
-
 fn count_lost(spans: u64) {
     metrics::counter!(EXPORT_ERRORS, "signal" => "traces").increment(spans);
 }
@@ -104,6 +106,8 @@ fn count_lost(spans: u64) {
 struct BoundedProcessor {
     inner: BatchSpanProcessor,
     backlog: Arc<AtomicUsize>,
+    /// The batch processor's queue size (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    max_queue: usize,
 }
 
 impl SpanProcessor for BoundedProcessor {
@@ -112,7 +116,7 @@ impl SpanProcessor for BoundedProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
-        if self.backlog.fetch_add(1, Ordering::AcqRel) >= QUEUE_MAX_SPANS {
+        if self.backlog.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
             self.backlog.fetch_sub(1, Ordering::AcqRel);
             count_lost(1);
             return;
