@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Helm chart suite: the generated parts are current, helm lint, the values schema refuses
+# typos, every toggle renders (Helm v4 as a library, helm-python-sdk) and is validated the
+# way k8s/test.sh validates the kustomize output (Kubernetes schemas, CRD schemas, checkov,
+# Pod Security restricted, the deploy checks), the default render equals the kustomize
+# prod render object by object (charts/tests/allowlist.yaml lists the intended
+# differences), and the rendered Deployment + ConfigMap run under `podman kube play`.
+# Every check prints one line; any failure makes the exit non-zero.
+# No `set -e`: every check runs and reports; setup steps exit explicitly.
+set -uo pipefail
+# shellcheck source=../scripts/env.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/../scripts/env.sh"
+cd "$HELLO_ROOT" || exit 1
+# Read from k8s/test.sh, so both suites validate against the same Kubernetes versions and
+# podman gets the same catatonit.
+read -r -a K8S_VERSIONS <<<"$(sed -n 's/^K8S_VERSIONS=(\(.*\))$/\1/p' k8s/test.sh)"
+CATATONIT_VERSION=$(sed -n 's/^CATATONIT_VERSION=\([^ ]*\).*/\1/p' k8s/test.sh)
+# Custom resources without a bundled Kubernetes schema: prometheus-operator kinds are
+# checked against observability/schemas/crds below; cert-manager's Issuer has none here.
+CRD_KINDS='ServiceMonitor|PrometheusRule|Issuer'
+# Variant -> the k8s/components it corresponds to, for k8s/tests/deploy_checks.py.
+declare -A DEPLOY_COMPONENTS=([default]="" [kafka-on]="kafka-sink" [otlp-on]="otlp" [tls-own-secret]="tls-existing-secret")
+
+failures=0
+ok() { echo "  ok    $*"; }
+fail() {
+  echo "  FAIL  $*"
+  failures=$((failures + 1))
+}
+result() { # cond; result "description"  (reports the previous command's status)
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then ok "$1"; else fail "$1"; fi
+}
+steps() { # steps COMMAND...: run a multi-check step, count its FAIL lines
+  local out
+  out=$("$@" 2>&1)
+  local rc=$?
+  echo "$out"
+  if [ "$rc" -ne 0 ]; then
+    local n
+    n=$(grep -c '^ *FAIL' <<<"$out")
+    failures=$((failures + (n > 0 ? n : 1)))
+  fi
+}
+work=$(mktemp -d)
+play="$work/play.yaml"
+cleanup() {
+  if [ -f "$play" ]; then hello_podman kube down "$play" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+indent() { sed 's/^/        /'; }
+PY="$HELLO_ROOT/.tools/py/bin/python"
+if ! "$PY" -c 'import helm_python' 2>/dev/null; then
+  fail "helm-python-sdk not installed in .tools/py (run scripts/install-tools.sh)"
+  exit 1
+fi
+
+echo "-- style and generated files"
+shellcheck charts/test.sh
+result "shellcheck charts/test.sh"
+yamllint -s -c .yamllint.yaml charts/hello/values.yaml charts/hello/Chart.yaml charts/tests/allowlist.yaml
+result "yamllint (repo config) on values.yaml, Chart.yaml, allowlist.yaml"
+"$PY" charts/generate.py --check
+result "charts/generate.py --check: files/ = observability/ + grafana/ byte for byte, README values table = values.yaml, schema keys = values keys"
+
+echo "-- helm lint (Helm $("$PY" -c 'import helm_python as h; print(h.helm_sdk_version())') as a library)"
+steps "$PY" charts/tests/chart.py lint
+
+echo "-- values schema"
+steps "$PY" charts/tests/chart.py schema
+
+echo "-- render every toggle"
+mkdir -p "$work/r"
+steps "$PY" charts/tests/chart.py render "$work/r"
+steps "$PY" charts/tests/chart.py rolls
+steps "$PY" charts/tests/chart.py notes "$work/r"
+renders=("$work"/r/*.yaml)
+
+echo "-- the chart = the kustomize tree (object by object)"
+steps "$PY" charts/tests/chart.py compare "$work/r"
+# The install command of both READMEs labels the namespace like k8s/base/namespace.yaml.
+python3 - k8s/base/namespace.yaml README.md charts/hello/README.md <<'EOF'
+import re, sys, yaml
+want = {k: v for k, v in yaml.safe_load(open(sys.argv[1]))["metadata"]["labels"].items() if k.startswith("pod-security")}
+bad = 0
+for f in sys.argv[2:]:
+    lines = [l for l in open(f) if "kubectl label namespace" in l]
+    got = [dict(re.findall(r"(pod-security\.kubernetes\.io/[a-z-]+)=(\S+)", l)) for l in lines]
+    ok = bool(got) and all(g == want for g in got)
+    bad += not ok
+    print(f"        {f}: {'same' if ok else 'DIFFERENT'} Pod Security labels as k8s/base/namespace.yaml: {got or 'no kubectl label namespace line'}")
+sys.exit(1 if bad else 0)
+EOF
+result "the READMEs' install commands label the namespace with k8s/base/namespace.yaml's Pod Security labels"
+
+echo "-- schemas (kubernetes-validate --strict, Kubernetes ${K8S_VERSIONS[*]})"
+for v in "${K8S_VERSIONS[@]}"; do
+  out=$(kubernetes-validate -k "$v" --strict --quiet "${renders[@]}" 2>&1)
+  rc=$?
+  missing=$(grep "Couldn't find schema" <<<"$out" | grep -Ev "kind ($CRD_KINDS) " || true)
+  if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then ok "${#renders[@]} renders valid against $v"; else
+    fail "schema validation against $v"
+    indent <<<"$out"
+  fi
+done
+python3 observability/lib/crds.py observability/schemas/crds "${renders[@]}" >"$work/crds.txt"
+result "ServiceMonitor and PrometheusRules of every render valid against the prometheus-operator CRD schemas ($(grep -c 'valid against' "$work/crds.txt") objects)"
+grep -q FAIL "$work/crds.txt" && sed 's/^/      /' "$work/crds.txt"
+
+echo "-- checkov (every render, one scan)"
+mkdir -p "$work/checkov"
+cp "${renders[@]}" "$work/checkov/"
+checkov -d "$work/checkov" --framework kubernetes --skip-download --compact >"$work/checkov.txt" 2>&1
+rc=$?
+counts=$(grep -E -A2 'scan results:' "$work/checkov.txt" | grep -E '^Passed' | sed -E 's/ checks//g')
+if [ "$rc" -eq 0 ] && [ -n "$counts" ]; then ok "checkov on ${#renders[@]} renders: $counts"; else
+  fail "checkov: $counts"
+  grep -E -A3 '^Check: ' "$work/checkov.txt" | grep -B1 -A2 FAILED | indent
+fi
+
+echo "-- Pod Security Standards, restricted profile (k8s/tests/pss_restricted.py)"
+for r in "${renders[@]}"; do
+  python3 k8s/tests/pss_restricted.py "$r" >"$work/pss.txt"
+  result "$(basename "$r" .yaml): every pod template meets every baseline and restricted rule"
+done
+
+echo "-- deploy checks (k8s/tests/deploy_checks.py: admin port, Ingress paths, TLS issuance, Kafka/OTLP paths, topology)"
+for v in "${!DEPLOY_COMPONENTS[@]}"; do
+  # shellcheck disable=SC2086 # the component list splits into arguments
+  python3 k8s/tests/deploy_checks.py "$HELLO_ROOT" "$work/r/$v+ns.yaml" "chart $v" ${DEPLOY_COMPONENTS[$v]} >"$work/deploy.txt" 2>&1
+  rc=$?
+  n=$(grep -c '^ *ok ' "$work/deploy.txt")
+  if [ "$rc" -eq 0 ]; then ok "$v (+ namespace.create): $n deploy checks"; else
+    fail "$v: deploy checks"
+    grep -v '^ *ok ' "$work/deploy.txt"
+  fi
+done
+
+echo "-- podman kube play (the default render's Deployment + ConfigMap, image built from this tree)"
+if ! command -v catatonit >/dev/null 2>&1; then # podman builds its pod infra image from it
+  cdir="$HELLO_ROOT/.tools/catatonit"
+  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
+    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
+    (cd "$work" && { apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
+      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }; } &&
+      dpkg-deb -x "$work"/catatonit_*.deb "$cdir") || {
+      fail "install catatonit"
+      exit 1
+    }
+  fi
+  export PATH="$cdir/usr/bin:$PATH"
+fi
+if ! hello_podman image exists "$HELLO_IMAGE"; then
+  [ -x "$HELLO_BIN" ] || ./scripts/build-static.sh || {
+    fail "scripts/build-static.sh"
+    exit 1
+  }
+  ./scripts/build-image.sh >"$work/build.txt" 2>&1 || {
+    fail "scripts/build-image.sh"
+    cat "$work/build.txt"
+    exit 1
+  }
+fi
+python3 - "$work/r/default.yaml" "$work/smoke.yaml" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+dep = next(d for d in docs if d["kind"] == "Deployment")
+cm = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+names = {e["valueFrom"]["configMapKeyRef"]["name"] for e in cm if "configMapKeyRef" in e.get("valueFrom", {})}
+keep = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in names] + [dep]
+yaml.safe_dump_all(keep, open(sys.argv[2], "w"), sort_keys=False)
+EOF
+port=$(hello_free_port)
+admin_port=$(hello_free_port)
+while [ "$admin_port" = "$port" ]; do admin_port=$(hello_free_port); done
+base="http://127.0.0.1:$port"
+admin="http://127.0.0.1:$admin_port"
+python3 k8s/tests/kubeplay_patch.py "$work/smoke.yaml" "$play" "$HELLO_IMAGE" "$port" "$admin_port"
+result "k8s/tests/kubeplay_patch.py changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
+hello_podman kube down "$play" >/dev/null 2>&1 # leftovers of an interrupted run
+if ! hello_podman kube play "$play" >"$work/play.txt" 2>&1; then
+  fail "podman kube play"
+  cat "$work/play.txt"
+  exit 1
+fi
+ok "podman kube play"
+code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$1"; }
+ready=0
+for _ in $(seq 1 100); do
+  if [ "$(code "$admin/readyz")" = 200 ]; then
+    ready=1
+    break
+  fi
+  sleep 0.2
+done
+[ "$ready" = 1 ]
+result "/readyz 200 on the admin port"
+[ "$(code "$admin/healthz")" = 200 ]
+result "/healthz 200 on the admin port"
+metrics=$(curl -s -m 2 "$admin/metrics") # (not piped into grep -q: curl would see SIGPIPE)
+grep -q '^hello_build_info{' <<<"$metrics"
+result "/metrics on the admin port serves the exposition (hello_build_info)"
+[ "$(code "$base/healthz")" = 404 ] && [ "$(code "$base/metrics")" = 404 ]
+result "/healthz and /metrics 404 on the public port"
+python3 - charts/hello/values.yaml "$base" <<'EOF'
+import sys, urllib.request, yaml
+want = set(yaml.safe_load(open(sys.argv[1]))["messages"])
+got = {urllib.request.urlopen(sys.argv[2] + "/", timeout=2).read().decode().strip() for _ in range(2 * len(want))}
+print(f"        values.yaml messages {sorted(want)}, answers {sorted(got)}")
+sys.exit(0 if got == want else 1)
+EOF
+result "/ on the public port answers with the chart's messages (values.yaml -> ConfigMap -> MESSAGES)"
+hello_podman kube down "$play" >/dev/null 2>&1
+[ -z "$(hello_podman pod ps -q --filter name=hello)" ]
+result "podman kube down removed the pod"
+
+echo
+if [ "$failures" -gt 0 ]; then
+  echo "charts suite: $failures check(s) FAILED"
+  exit 1
+fi
+echo "charts suite: all checks passed"
