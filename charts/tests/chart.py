@@ -99,6 +99,20 @@ def cmd_render(outdir):
         if name in WITH_NAMESPACE:
             with_ns = copy.deepcopy(values) | {"namespace": {"create": True}}
             (outdir / f"{name}+ns.yaml").write_text(manifests(render(with_ns, release, ns)))
+    # Kubernetes expands $(VAR) in an env value only from variables defined EARLIER in the
+    # list (else the text stays literal): OTEL_RESOURCE_ATTRIBUTES uses $(NODE_NAME).
+    late = []
+    for f in sorted(outdir.glob("*.yaml")):
+        for o in objects(f.read_text()):
+            if o["kind"] != "Deployment":
+                continue
+            for c in o["spec"]["template"]["spec"]["containers"]:
+                seen = set()
+                for e in c.get("env") or []:
+                    late += [f"{f.stem}: {e['name']} uses $({r}) before it is defined"
+                             for r in re.findall(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)", e.get("value") or "") if r not in seen]
+                    seen.add(e["name"])
+    check(not late, "every $(VAR) in an env value refers to a variable defined before it (else Kubernetes leaves it literal)", late)
     other = objects((outdir / "other-namespace.yaml").read_text())
     elsewhere = sorted(f'{o["kind"]}/{o["metadata"]["name"]}: {o["metadata"].get("namespace")}' for o in other
                        if o["kind"] != "Namespace" and o["metadata"].get("namespace") != "shop"
