@@ -13,7 +13,8 @@ source "$(dirname "$0")/env.sh"
 cd "$HELLO_ROOT" || exit 1
 OUT="$HELLO_ROOT/target/supply-chain"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# (cargo-cyclonedx can only write next to Cargo.toml: never leave that file behind)
+trap 'rm -rf "$WORK" "$HELLO_ROOT/hello.supply-chain.cdx.json"' EXIT
 mkdir -p "$OUT"
 failed=0
 run() { # run NAME CMD...: print the check and ok/FAIL
