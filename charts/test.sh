@@ -74,6 +74,7 @@ echo "-- render every toggle"
 mkdir -p "$work/r"
 steps "$PY" charts/tests/chart.py render "$work/r"
 steps "$PY" charts/tests/chart.py rolls
+steps "$PY" charts/tests/chart.py package
 steps "$PY" charts/tests/chart.py notes "$work/r"
 renders=("$work"/r/*.yaml)
 

@@ -6,6 +6,7 @@ usage: chart.py COMMAND [ARGS]
   lint            helm lint --strict with the default values and with every variant
   schema          values.schema.json refuses misspelt keys and bad values, naming them
   rolls           a change of the messages changes the pod template (the pods roll)
+  package         the packaged chart (.tgz) renders the same as the directory
   notes OUTDIR    NOTES.txt says how to reach the service and check its health
   compare OUTDIR  each PAIR: the chart's render = the kustomize render, object by
                   object, except the differences listed in allowlist.yaml
@@ -178,6 +179,17 @@ def cmd_rolls():
     check(len(cms) == 1 and cms[0].get("immutable") is True, "the messages ConfigMap is immutable (a new name per content)")
 
 
+def cmd_package():
+    """helm package: the archive a user installs from a repository renders the same."""
+    with tempfile.TemporaryDirectory() as d:
+        with helm.Chart.load(CHART) as c:
+            tgz = c.save(d)
+        with helm.Chart.load(tgz) as c:
+            packed = c.render(name=RELEASE, namespace=NAMESPACE, is_install=True)
+    check(manifests(packed) == manifests(render({})),
+          f"helm package: {Path(tgz).name} renders the same objects as the directory (files/ packaged)")
+
+
 def cmd_notes(outdir):
     text = (Path(outdir) / "default.NOTES.txt").read_text()
     for needle, what in [("port-forward", "port-forward"), ("8081", "the admin port"), ("/healthz", "/healthz"),
@@ -309,7 +321,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     helm.disable_logging()
     {"render": cmd_render, "lint": cmd_lint, "schema": cmd_schema, "rolls": cmd_rolls,
-     "notes": cmd_notes, "compare": cmd_compare}[cmd](*args)
+     "notes": cmd_notes, "package": cmd_package, "compare": cmd_compare}[cmd](*args)
     return 1 if failures else 0
 
 
