@@ -21,6 +21,12 @@ run() { # run NAME CMD...: print the check, its output, and ok/FAIL
 # ---------- style
 run "yamllint (repo config)" yamllint -s -c "$ROOT/.yamllint.yaml" . ../grafana
 run "shellcheck test.sh" shellcheck -x test.sh
+run "jsonnetfmt --test (mixin/)" jsonnetfmt --test mixin/*.jsonnet mixin/*.libsonnet mixin/*/*.libsonnet
+
+# ---------- the mixin: rules and dashboards are generated from one contract
+run "generated rules and dashboards are what mixin/ generates now (mixin/generate.py --check)" python3 mixin/generate.py --check
+contract_json() { jsonnet mixin/contract.jsonnet >"$WORK/contract.json" && echo "  $(wc -c <"$WORK/contract.json") bytes"; }
+run "the contract as data (mixin/contract.jsonnet)" contract_json
 
 # ---------- manifests
 render() {
@@ -83,11 +89,36 @@ run "rules: extract every PrometheusRule, metadata and runbook sections" \
 run "burn-rate alerts quote the windows their expressions use" python3 lib/promrules.py windows "$WORK/rules.yaml"
 run "promtool check rules" promtool check rules "$WORK/rules.yaml"
 promtool_test() {
-  mkdir -p "$WORK/unit" && cp "$WORK/rules.yaml" prometheus/tests/*.test.yaml "$WORK/unit/" && \
+  mkdir -p "$WORK/unit" && cp "$WORK/rules.yaml" "$WORK/unit/" && \
+    python3 lib/promrules.py render-tests "$WORK/contract.json" "$WORK/unit" prometheus/tests/*.test.yaml && \
     promtool test rules "$WORK"/unit/*.test.yaml
 }
-run "promtool test rules (prometheus/tests/*.test.yaml)" promtool_test
+run "promtool test rules (prometheus/tests/*.test.yaml, job/namespace/workload/runbook from the contract)" promtool_test
+# The same tests against rules generated from a changed contract: they pass only if no
+# test (and no rule) spells the job, namespace, workload or runbook base itself.
+follow_contract() {
+  local alt='{job: "web", namespace: "shop", workload: "storefront", runbookBase: "https://git.example.com/acme/hello/-/blob/main"}'
+  local a="$WORK/alt" rules
+  mkdir -p "$a/unit" && python3 mixin/generate.py --out "$a" --override "$alt" >/dev/null || return 1
+  jsonnet --tla-code "override=$alt" mixin/contract.jsonnet >"$a/contract.json" || return 1
+  rules=$(printf '%s,' "$a"/observability/prometheus/rules/*.yaml)"$a/observability/otel-collector/prometheusrule.yaml"
+  python3 lib/promrules.py extract "$rules" "$a/unit/rules.yaml" RUNBOOK.md "$a/observability/prometheus/rules,$a/observability/otel-collector" || return 1
+  if grep -qE 'job="hello"|namespace="hello"|your-org' "$a/unit/rules.yaml" "$a"/grafana/dashboards/*.json; then
+    echo "  a generated file still names the shipped job, namespace or runbook base"; return 1
+  fi
+  echo "  rules and dashboards generated with $alt: $(grep -c 'job="web"' "$a/unit/rules.yaml") lines select job=\"web\""
+  python3 lib/promrules.py render-tests "$a/contract.json" "$a/unit" prometheus/tests/*.test.yaml && \
+    promtool test rules "$a"/unit/*.test.yaml | grep -c SUCCESS | sed 's/^/  promtool: SUCCESS for each of /; s/$/ test files/'
+  [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+run "promtool tests follow the contract (pass against rules generated with another job, namespace, workload, runbook base)" follow_contract
 run "every alert has a firing and a silent test" python3 lib/promrules.py coverage "$WORK/rules.yaml" prometheus/tests/*.test.yaml
+contract() {
+  if [ ! -x "$HELLO_BIN" ]; then echo "  $HELLO_BIN missing: build it with scripts/build-static.sh"; return 1; fi
+  mkdir -p "$WORK/contract"
+  python3 lib/contract.py "$WORK/contract.json" "$WORK/rules.yaml" ../grafana/dashboards "$WORK/render/prometheus.yaml" "$WORK/contract"
+}
+run "contract: the real binary exports what mixin/config.libsonnet declares; every rule and dashboard query names an exported, recorded or listed external metric" contract
 
 # ---------- dashboards
 run "dashboards: uids stable and unique, panel ids unique, variables, runbook links" \

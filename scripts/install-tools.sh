@@ -18,6 +18,7 @@ need kcat kcat
 need prometheus prometheus
 need promtool prometheus
 need jq jq
+need jsonnet jsonnet   # observability/mixin: rules and dashboards generated from one contract
 need groovy groovy
 need wrk wrk
 need slowhttptest slowhttptest   # reliability/: the slowloris row

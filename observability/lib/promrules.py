@@ -15,6 +15,12 @@
   coverage RULES_FILE TEST_FILE...
       Every alert has at least one promtool test case where it fires and one where it
       must stay silent (exp_alerts empty).
+  render-tests CONTRACT_JSON OUT_DIR TEST_FILE...
+      Write each promtool test file to OUT_DIR with ${job}, ${namespace}, ${workload} and
+      ${runbook} replaced by the contract's values (observability/mixin/contract.jsonnet), so
+      the hand-written tests follow the same definition the rules are generated from.
+      Fails on any other ${...} token, and on a contract value written out literally in a
+      selector or runbook_url (it would not follow a change of the contract).
   fast-variant RULES_FILE ALERT FOR OUT_FILE
       Copy ALERT from the rules file (same expr, same labels) with a shorter `for`,
       renamed ALERT + "LiveTest", as a group of its own: the live test uses it so it need
@@ -140,6 +146,25 @@ def coverage(rules_file, tests):
     return errors
 
 
+def render_tests(contract_file, out_dir, *tests):
+    import json
+    c = json.loads(Path(contract_file).read_text())
+    values = {"job": c["job"], "namespace": c["namespace"], "workload": c["workload"],
+              "runbook": f"{c['runbookBase']}/{c['runbookPath']}"}
+    literal = [f'job="{c["job"]}"', f'namespace="{c["namespace"]}"', c["runbookBase"]]
+    errors = []
+    for t in tests:
+        text = Path(t).read_text()
+        errors += [f"{t}: unknown token ${{{n}}}" for n in sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))]
+        errors += [f"{t}: writes {lit} literally; use the ${{...}} token" for lit in literal if lit in text]
+        for k, v in values.items():
+            text = text.replace("${" + k + "}", v)
+        yaml.safe_load(text)
+        (Path(out_dir) / Path(t).name).write_text(text)
+    print(f"  {len(tests)} test files rendered with " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return errors
+
+
 def fast_variant(rules_file, alert, for_, out):
     data = yaml.safe_load(Path(rules_file).read_text())
     found = [r for g in data["groups"] for r in g["rules"] if r.get("alert") == alert]
@@ -155,6 +180,7 @@ def fast_variant(rules_file, alert, for_, out):
 def main(argv):
     cmd, args = argv[1], argv[2:]
     errors = {"extract": extract, "coverage": lambda r, *t: coverage(r, t), "fast-variant": fast_variant,
+              "render-tests": render_tests,
               "windows": windows}[cmd](*args)
     for e in errors:
         print(f"  FAIL {e}")

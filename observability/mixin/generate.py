@@ -5,6 +5,8 @@
   generate.py --check    exit 1, with a diff, if any committed file differs from what the
                          mixin generates now (observability/test.sh runs this)
   generate.py --out DIR  write the files under DIR instead of the repository
+  generate.py --out DIR --override '{job: "web"}'
+                         the same with _config fields overridden (jsonnet code)
 
 The mixin (jsonnet, in this folder) is evaluated by the `jsonnet` command; this script
 only turns its JSON into the committed formats: YAML with a header comment for the
@@ -78,9 +80,9 @@ def _str(dumper, s):
 Dumper.add_representer(str, _str)
 
 
-def render():
+def render(override="{}"):
     """{repository path: file text} from the mixin."""
-    out = subprocess.run(["jsonnet", "-J", str(HERE), str(HERE / "generate.jsonnet")],
+    out = subprocess.run(["jsonnet", "-J", str(HERE), "--tla-code", f"override={override}", str(HERE / "generate.jsonnet")],
                          check=True, capture_output=True, text=True).stdout
     files = {}
     for path, f in json.loads(out).items():
@@ -100,7 +102,7 @@ def render():
 
 
 def main(argv):
-    files = render()
+    files = render(argv[argv.index("--override") + 1] if "--override" in argv else "{}")
     if "--check" in argv:
         stale = []
         for path, text in sorted(files.items()):

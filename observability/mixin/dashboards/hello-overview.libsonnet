@@ -37,11 +37,16 @@ function(c)
       g.timeseries(2, 'Requests per second by route', [8, 12, 0, 1], g.targets([
         ['sum by (http_route) (rate(%s_count{%s}[$__rate_interval]))' % [d, sel], '{{http_route}}'],
       ]), 'reqps'),
-      g.timeseries(3, 'Error ratio (5xx) by route', [8, 12, 12, 1], g.targets([
-        [('(sum by (http_route) (rate(%(d)s_count{%(sel)s, %(err)s}[$__rate_interval])) or 0 * sum by (http_route) (rate(%(d)s_count{%(sel)s}[$__rate_interval])))'
-          + ' / sum by (http_route) (rate(%(d)s_count{%(sel)s}[$__rate_interval]))') % { d: d, sel: sel, err: c.serverErrors }, '{{http_route}}'],
-      ]), 'percentunit', 'Share of responses with a 5xx status, per route template.',
-        [runbook('Runbook: error budget burn', 'helloerrorbudgetburnfast')]),
+      g.timeseries(3,
+                   'Error ratio (5xx) by route',
+                   [8, 12, 12, 1],
+                   g.targets([
+                     [('(sum by (http_route) (rate(%(d)s_count{%(sel)s, %(err)s}[$__rate_interval])) or 0 * sum by (http_route) (rate(%(d)s_count{%(sel)s}[$__rate_interval])))'
+                       + ' / sum by (http_route) (rate(%(d)s_count{%(sel)s}[$__rate_interval]))') % { d: d, sel: sel, err: c.serverErrors }, '{{http_route}}'],
+                   ]),
+                   'percentunit',
+                   'Share of responses with a 5xx status, per route template.',
+                   [runbook('Runbook: error budget burn', 'helloerrorbudgetburnfast')]),
       g.timeseries(4, 'Latency %s by route' % std.join(' / ', ['p' + pct(q) for q in c.latencyQuantiles]), [8, 12, 0, 9], g.targets([
         ['histogram_quantile(%s, sum by (le, http_route) (rate(%s_bucket{%s}[$__rate_interval])))' % [lib.num(q), d, sel], '{{http_route}} p' + pct(q)]
         for q in c.latencyQuantiles
@@ -65,14 +70,19 @@ function(c)
 
       g.row(7, 'SLO (availability %s %% and latency %s %% within %s ms, %d days)'
                % [lib.num(100 - s.availability.budget * 100), lib.num(100 - s.latency.budget * 100), ms, s.periodDays], 25),
-      g.stat(8, 'Availability error budget remaining (%d days)' % s.periodDays, [8, 6, 0, 26], [
-        g.instant('A', ('1 - ((sum(increase(%(d)s_count{namespace="$namespace", %(slo)s, %(err)s}[%(p)dd])) or vector(0))'
-                        + ' / sum(increase(%(d)s_count{namespace="$namespace", %(slo)s}[%(p)dd]))) / %(b)s')
-                       % { d: d, slo: c.sloSelector, err: c.serverErrors, p: s.periodDays, b: budget }, 'budget'),
-      ], 'percentunit', ('1 - (5xx share over %(p)d days / %(pct)s %%). Below 0: the SLO is missed for this window. '
-                         + 'Needs %(p)d days of Prometheus retention: kube-prometheus-stack keeps 10 days by default '
-                         + '(set prometheus.prometheusSpec.retention: %(p1)dd). With less, [%(p)dd] covers only the retained days '
-                         + 'and this shows the budget of that shorter window.') % { p: s.periodDays, p1: s.periodDays + 1, pct: pct(s.availability.budget) },
+      g.stat(8,
+             'Availability error budget remaining (%d days)' % s.periodDays,
+             [8, 6, 0, 26],
+             [
+               g.instant('A', ('1 - ((sum(increase(%(d)s_count{namespace="$namespace", %(slo)s, %(err)s}[%(p)dd])) or vector(0))'
+                               + ' / sum(increase(%(d)s_count{namespace="$namespace", %(slo)s}[%(p)dd]))) / %(b)s')
+                              % { d: d, slo: c.sloSelector, err: c.serverErrors, p: s.periodDays, b: budget }, 'budget'),
+             ],
+             'percentunit',
+             ('1 - (5xx share over %(p)d days / %(pct)s %%). Below 0: the SLO is missed for this window. '
+              + 'Needs %(p)d days of Prometheus retention: kube-prometheus-stack keeps 10 days by default '
+              + '(set prometheus.prometheusSpec.retention: %(p1)dd). With less, [%(p)dd] covers only the retained days '
+              + 'and this shows the budget of that shorter window.') % { p: s.periodDays, p1: s.periodDays + 1, pct: pct(s.availability.budget) },
              [runbook('Runbook: SLOs', 'slos-in-one-paragraph')]) + {
         fieldConfig+: { defaults+: { thresholds: { mode: 'absolute', steps: [
           { color: 'red', value: null },

@@ -33,7 +33,7 @@ function(c)
       },
     ],
     [
-      g.row(1, 'Kafka log sink (hello \u2192 Kafka)', 0),
+      g.row(1, 'Kafka log sink (hello → Kafka)', 0),
       g.timeseries(2, 'Kafka log events by outcome', [8, 12, 0, 1], g.targets([
         ['sum by (outcome) (rate(%s{%s}[$__rate_interval]))' % [m.logEvents.name, kafka], '{{outcome}}'],
       ]), 'cps', links=[runbook('Runbook: Kafka events dropped', 'hellokafkalogeventsdropped')]),
@@ -45,7 +45,7 @@ function(c)
         g.instant('A', 'sum by (outcome) (increase(%s{%s}[1h]))' % [m.logEvents.name, kafka], '{{outcome}}'),
       ], 'short'),
 
-      g.row(5, 'OTLP export (hello \u2192 OpenTelemetry Collector)', 17),
+      g.row(5, 'OTLP export (hello → OpenTelemetry Collector)', 17),
       g.timeseries(6, 'Telemetry export errors by signal', [8, 12, 0, 18], g.targets([
         ['sum by (signal) (rate(%s{%s}[$__rate_interval]))' % [m.exportErrors.name, sel], '{{signal}}'],
       ]), 'cps', links=[runbook('Runbook: export errors', 'hellotelemetryexporterrors')]),
