@@ -2,34 +2,20 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::AppState;
 use crate::build_info::VERSION;
 
+/// The greetings, each already rendered as both bodies: a request costs a
+/// reference count, not a formatting pass.
 pub struct Greeter {
-    messages: Vec<String>,
+    bodies: Vec<(Bytes, Bytes)>,
     next: AtomicUsize,
-}
-
-impl Greeter {
-    /// `messages` is never empty (the config guarantees it).
-    pub fn new(messages: Vec<String>) -> Self {
-        Greeter {
-            messages,
-            next: AtomicUsize::new(0),
-        }
-    }
-
-    /// Rotates through the messages, one per call.
-    pub fn next(&self) -> &str {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.messages.len();
-        &self.messages[i]
-    }
 }
 
 #[derive(Serialize)]
@@ -39,22 +25,47 @@ struct Greeting<'a> {
     version: &'a str,
 }
 
-pub async fn greet(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let message = state.greeter.next();
-    if wants_json(&headers) {
-        Json(Greeting {
-            message,
-            hostname: &state.hostname,
-            version: VERSION,
-        })
-        .into_response()
-    } else {
-        (
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{message}\n"),
-        )
-            .into_response()
+impl Greeter {
+    /// `messages` is never empty (the config guarantees it).
+    pub fn new(messages: Vec<String>, hostname: &str) -> Self {
+        let bodies = messages
+            .iter()
+            .map(|message| {
+                let json = serde_json::to_vec(&Greeting {
+                    message,
+                    hostname,
+                    version: VERSION,
+                })
+                .unwrap_or_default();
+                (Bytes::from(format!("{message}\n")), Bytes::from(json))
+            })
+            .collect();
+        Greeter {
+            bodies,
+            next: AtomicUsize::new(0),
+        }
     }
+
+    /// Rotates through the messages, one per call: (text, JSON).
+    pub fn next(&self) -> &(Bytes, Bytes) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.bodies.len();
+        &self.bodies[i]
+    }
+}
+
+// The whole request, not the `HeaderMap` extractor: that one clones every header.
+pub async fn greet(State(state): State<AppState>, req: Request) -> Response {
+    let (text, json) = state.greeter.next();
+    let (content_type, body) = if wants_json(req.headers()) {
+        ("application/json", json)
+    } else {
+        ("text/plain; charset=utf-8", text)
+    };
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// True when `Accept` lists `application/json` with a non-zero quality.
@@ -96,8 +107,13 @@ mod tests {
     }
 
     #[test]
-    fn rotation() {
-        let g = Greeter::new(vec!["a".into(), "b".into()]);
-        assert_eq!([g.next(), g.next(), g.next()], ["a", "b", "a"]);
+    fn rotation_and_both_bodies() {
+        let g = Greeter::new(vec!["a".into(), "b \"q\"".into()], "h");
+        let texts: Vec<_> = (0..3).map(|_| g.next().0.clone()).collect();
+        assert_eq!(texts, ["a\n", "b \"q\"\n", "a\n"]);
+        let json: serde_json::Value = serde_json::from_slice(&g.next().1).unwrap();
+        assert_eq!(json["message"], "b \"q\"");
+        assert_eq!(json["hostname"], "h");
+        assert_eq!(json["version"], VERSION);
     }
 }

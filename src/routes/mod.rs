@@ -24,7 +24,6 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub greeter: greeting::Greeter,
-    pub hostname: String,
     pub scratch: ScratchStore,
     pub readiness: Arc<Readiness>,
     pub metrics: MetricsRenderer,
@@ -38,8 +37,7 @@ impl AppState {
         metrics: MetricsRenderer,
     ) -> Self {
         AppState(Arc::new(Shared {
-            greeter: greeting::Greeter::new(config.messages.clone()),
-            hostname: config.hostname.clone(),
+            greeter: greeting::Greeter::new(config.messages.clone(), &config.hostname),
             scratch,
             readiness,
             metrics,

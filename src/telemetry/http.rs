@@ -9,7 +9,6 @@
 //! status of everything below it: handlers, panics turned into 500s,
 //! timeouts, load shedding.
 
-use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -193,8 +192,8 @@ pub async fn observe(
             tel.ids.new_trace_id()
         };
         let (mut t, mut s) = ([0u8; 32], [0u8; 16]);
-        let _ = write!(&mut t[..], "{trace_id}");
-        let _ = write!(&mut s[..], "{}", tel.ids.new_span_id());
+        hex(&trace_id.to_bytes(), &mut t);
+        hex(&tel.ids.new_span_id().to_bytes(), &mut s);
         span.record("trace_id", std::str::from_utf8(&t).unwrap_or_default());
         span.record("span_id", std::str::from_utf8(&s).unwrap_or_default());
     }
@@ -242,6 +241,15 @@ pub async fn observe(
     response
 }
 
+/// Lower-case hex of `bytes` into `out` (twice as long): W3C ids.
+fn hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
 fn header_bytes(headers: &HeaderMap) -> usize {
     headers
         .iter()
@@ -269,5 +277,23 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_match_the_w3c_text_form() {
+        let ids = RandomIdGenerator::default();
+        for _ in 0..100 {
+            let (trace, span) = (ids.new_trace_id(), ids.new_span_id());
+            let (mut t, mut s) = ([0u8; 32], [0u8; 16]);
+            hex(&trace.to_bytes(), &mut t);
+            hex(&span.to_bytes(), &mut s);
+            assert_eq!(std::str::from_utf8(&t).unwrap(), trace.to_string());
+            assert_eq!(std::str::from_utf8(&s).unwrap(), span.to_string());
+        }
     }
 }

@@ -150,11 +150,7 @@ pub fn format_event<'a>(
 ) -> Option<&'a str> {
     let meta = event.metadata();
     buf.extend_from_slice(b"{\"timestamp\":\"");
-    let _ = write!(
-        buf,
-        "{}",
-        humantime::format_rfc3339_nanos(std::time::SystemTime::now())
-    );
+    write_timestamp(buf, std::time::SystemTime::now());
     buf.extend_from_slice(b"\",\"level\":\"");
     buf.extend_from_slice(meta.level().as_str().as_bytes());
     buf.extend_from_slice(b"\",\"target\":");
@@ -202,6 +198,12 @@ impl JsonVisitor<'_> {
         write_str(self.buf, field.name());
         self.buf.push(b':');
     }
+
+    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.key(field);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
 }
 
 impl Visit for JsonVisitor<'_> {
@@ -211,13 +213,11 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        let _ = write!(self.buf, "{value}");
+        self.integer(field, value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        let _ = write!(self.buf, "{value}");
+        self.integer(field, value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
@@ -226,7 +226,16 @@ impl Visit for JsonVisitor<'_> {
             // µs precision with integer formatting: float printing costs more
             // than the rest of the access line.
             let micros = (value * 1000.0).round() as u64;
-            let _ = write!(self.buf, "{}.{:03}", micros / 1000, micros % 1000);
+            let mut digits = itoa::Buffer::new();
+            self.buf
+                .extend_from_slice(digits.format(micros / 1000).as_bytes());
+            let frac = micros % 1000;
+            self.buf.extend_from_slice(&[
+                b'.',
+                b'0' + (frac / 100) as u8,
+                b'0' + (frac / 10 % 10) as u8,
+                b'0' + (frac % 10) as u8,
+            ]);
         } else if value.is_finite() {
             let _ = write!(self.buf, "{value}");
         } else {
@@ -256,8 +265,50 @@ impl Visit for JsonVisitor<'_> {
 }
 
 fn write_str(buf: &mut Vec<u8>, s: &str) {
-    // serde_json's escaper: correct for control characters and quotes.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    // Most strings (field names, routes, ids, messages) need no escaping:
+    // copy them as they are; anything else goes through serde_json's
+    // escaper, correct for control characters and quotes.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.reserve(s.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
+}
+
+thread_local! {
+    /// The formatted `YYYY-MM-DDTHH:MM:SS.` of the last second a line was
+    /// written in, per thread: only the nanoseconds change within a second.
+    static SECOND: RefCell<(u64, [u8; 20])> = const { RefCell::new((u64::MAX, [0; 20])) };
+}
+
+/// RFC 3339, UTC, nanoseconds: `2026-12-02T05:52:21.123456789Z`.
+fn write_timestamp(buf: &mut Vec<u8>, now: std::time::SystemTime) {
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, nanos) = (since.as_secs(), since.subsec_nanos());
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let text = humantime::format_rfc3339_seconds(whole).to_string(); // ...SSZ
+            cached.1[..19].copy_from_slice(&text.as_bytes()[..19]);
+            cached.1[19] = b'.';
+            cached.0 = secs;
+        }
+        buf.extend_from_slice(&cached.1);
+    });
+    let mut digits = [b'0'; 9];
+    let mut n = nanos;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    buf.extend_from_slice(&digits);
+    buf.push(b'Z');
 }
 
 #[cfg(test)]
@@ -366,6 +417,23 @@ mod tests {
         let line = &got[0].3;
         assert!(line.contains("\"duration_ms\":1.235"), "{line}");
         assert_eq!(json(line)["other"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn the_cached_timestamp_is_humantimes_rfc3339_nanos() {
+        let base = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_189_541);
+        for nanos in [0, 1, 999_999_999, 123_456_789, 500_000_000] {
+            for t in [
+                base + std::time::Duration::from_nanos(nanos),
+                base + std::time::Duration::from_secs(86_399)
+                    + std::time::Duration::from_nanos(nanos),
+            ] {
+                let mut buf = Vec::new();
+                write_timestamp(&mut buf, t);
+                let want = humantime::format_rfc3339_nanos(t).to_string();
+                assert_eq!(String::from_utf8(buf).unwrap(), want);
+            }
+        }
     }
 
     #[test]
