@@ -69,18 +69,30 @@ def main():
     top = sorted({f.split("/")[0] for f in files if "/" in f} - {".git"}, key=len, reverse=True)
     path_token = re.compile(
         r"(?<![\w./@\\-])((?:%s)/[\w./-]*[\w/])" % "|".join(re.escape(t) for t in top))
-    ignored = [l.strip().lstrip("/").rstrip("/") for l in open(os.path.join(ROOT, ".gitignore"))
-               if l.strip() and not l.startswith("#")]
+    ignored = [(l.strip().strip("/"), l.strip().startswith("/"))
+               for l in open(os.path.join(ROOT, ".gitignore")) if l.strip() and not l.startswith("#")]
+
+    def tracked_path(path):
+        return path in existing or path in dirs
+
+    def is_ignored(path):
+        # Made at run time (git-ignored output folders): `/x` patterns from
+        # the top, `x` patterns at any depth.
+        parts = path.split("/")
+        for pattern, anchored in ignored:
+            if anchored and (path == pattern or path.startswith(pattern + "/")):
+                return True
+            if not anchored and pattern in parts:
+                return True
+        return False
 
     def exists(path, base=""):
+        # Only what a fresh clone has: tracked files, or what the tests make.
         path = path.rstrip("/")
-        if path in existing or path in dirs or os.path.exists(os.path.join(ROOT, path)):
+        if tracked_path(path) or is_ignored(path):
             return True
         # Relative to the file's own folder (k8s/README.md naming tests/x.py).
-        if base and os.path.exists(os.path.join(ROOT, base, path)):
-            return True
-        # Made at run time (git-ignored output folders).
-        return any(path == i or path.startswith(i + "/") for i in ignored)
+        return bool(base) and tracked_path(os.path.normpath(os.path.join(base, path)))
 
     problems = []
     md_cache = {}
