@@ -15,6 +15,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$HELLO_ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -121,7 +123,7 @@ for round in $(seq 1 "$ROUNDS"); do
     case $v in baseline) bin=$BASELINE_BIN ;; hello-o3) bin=$HELLO_O3_BIN ;; *) bin=$HELLO_BIN ;; esac
     pid=""
     for _ in $(seq 100); do
-      pid=$(pgrep -n -f -- "^$bin\$" || true)
+      pid=$(pid_listening_on "$port" "$bin" || true)
       [ -n "$pid" ] && break
       sleep 0.05
     done

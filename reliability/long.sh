@@ -8,6 +8,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$HELLO_ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 bench() {
   # Capacity (closed loop), then latency at the same offered load for every variant
@@ -40,7 +42,8 @@ soak() {
   else
     # stdout to a pipe drained by cat, as a container runtime reads it
     (PORT=$port ADMIN_PORT=$admin TMPDIR=$work taskset -c 0 "$HELLO_BIN" | taskset -c 1 cat >/dev/null) &
-    for _ in $(seq 50); do pid=$(pgrep -n -f -- "^$HELLO_BIN\$" || true); [ -n "$pid" ] && break; sleep 0.1; done
+    for _ in $(seq 50); do pid=$(pid_listening_on "$port" "$HELLO_BIN" || true); [ -n "$pid" ] && break; sleep 0.1; done
+    [ -n "$pid" ] || { echo "soak: the service did not start"; exit 1; }
   fi
   for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break; sleep 0.1; done
   curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" || { echo "soak: the service did not become ready"; exit 1; }

@@ -12,7 +12,7 @@ cd "$HELLO_ROOT" || exit 1
 
 # The scripts of the matrix and of the benchmark it reuses are checked by tools
 # first (no other suite covers them).
-shellcheck -x reliability/test.sh reliability/long.sh bench/run.sh ||
+shellcheck -x reliability/test.sh reliability/long.sh bench/run.sh bench/lib.sh ||
   { echo "FAIL shellcheck"; exit 1; }
 python3 -m py_compile reliability/harness.py bench/otlp_sink.py || { echo "FAIL python syntax"; exit 1; }
 
