@@ -91,8 +91,9 @@ image_scan() {
   # (rm complains that there is no systemd to remove the healthcheck timer from)
   hello_podman rm "$cid" >/dev/null 2>&1 || true
   rust-audit-info "$WORK/image-hello" >"$WORK/image.audit.json" || { echo "  the image's /hello has no embedded crate list"; return 1; }
-  cmp -s <(jq -S . "$WORK/image.audit.json") <(jq -S . "$OUT/hello.audit.json") ||
-    { echo "  the image's /hello embeds another crate list than \$HELLO_BIN: rebuild the image"; return 1; }
+  local crates='[.packages[] | "\(.name)@\(.version) \(.kind // "runtime")"] | sort | .[]'
+  cmp -s <(jq -r "$crates" "$WORK/image.audit.json") <(jq -r "$crates" "$OUT/hello.audit.json") ||
+    { echo "  the image's /hello embeds other crates than \$HELLO_BIN: rebuild the image"; return 1; }
   # Offline: no vulnerability database here, only the package inventory. (This
   # trivy build exits 1 without a word on an oci-archive: docker-archive above.)
   trivy image --quiet --offline-scan --skip-db-update --cache-dir "$WORK/trivy-cache" \
