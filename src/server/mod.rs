@@ -69,12 +69,15 @@ struct ConnSettings {
 }
 
 impl ConnSettings {
+    /// Serves one connection on its own task. Watched by `graceful` unless
+    /// `None`: a watched connection is closed at shutdown once idle, even
+    /// before it sent its first request.
     fn spawn(
         &self,
-        graceful: &GracefulShutdown,
+        graceful: Option<&GracefulShutdown>,
         stream: TcpStream,
         slot: impl Into<Option<OwnedSemaphorePermit>>,
-    ) {
+    ) -> tokio::task::JoinHandle<()> {
         let _ = stream.set_nodelay(true);
         let io = ConnIo::new(
             stream,
@@ -88,12 +91,18 @@ impl ConnSettings {
             .header_read_timeout(self.header_read_timeout)
             .max_buf_size(self.max_buf)
             .serve_connection(TokioIo::new(io), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let log = |res: Result<(), hyper::Error>| {
+            if let Err(e) = res {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-        });
+        };
+        match graceful {
+            Some(graceful) => {
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move { log(conn.await) })
+            }
+            None => tokio::spawn(async move { log(conn.await) }),
+        }
     }
 }
 
@@ -117,41 +126,64 @@ impl Acceptor {
             tokio::select! {
                 out = &mut until => return out,
                 (res, slot) = self.next_connection() => match res {
-                    Ok(stream) => self.settings.spawn(graceful, stream, slot),
+                    Ok(stream) => {
+                        self.settings.spawn(Some(graceful), stream, slot);
+                    }
                     Err(e) => accept_error(e).await,
                 },
             }
         }
     }
 
-    /// Closes the listener without resetting a client that is already in
-    /// the kernel's accept queue (handshake done, request maybe sent):
-    /// new connection attempts are dropped first (their SYN is ignored, so
-    /// the client retries and then finds the port closed: refused, before
-    /// sending anything), every connection already queued is accepted and
-    /// served (with `Connection: close`, the service is draining), then the
-    /// socket closes. Returns how many were accepted this way.
-    async fn retire(self, graceful: &GracefulShutdown) -> usize {
-        if let Err(e) = refuse_new_handshakes(&self.listener) {
-            tracing::debug!(error = %e, "cannot filter new connections; closing anyway");
+    /// Closes the listener without resetting a client whose connection the
+    /// kernel already accepted (handshake done, request maybe sent): closing
+    /// a listener resets every connection still in its accept queue.
+    ///
+    /// 1. The backlog shrinks to its minimum: while one connection waits in
+    ///    the queue, new SYNs are dropped, so those clients retry later and
+    ///    then find the port closed (refused, before sending anything).
+    /// 2. Every connection that reaches the queue is accepted and *held*,
+    ///    unanswered, so its client cannot come straight back, until no new
+    ///    one arrived for `RETIRE_QUIET` (long enough for a handshake whose
+    ///    last ACK was dropped on a full queue to be retransmitted).
+    /// 3. The listener closes with an empty queue; the held connections are
+    ///    then served (with `Connection: close`: the service is draining).
+    ///
+    /// Unprivileged (no socket filter, no firewall rule). Returns the held
+    /// connections' tasks: they are not watched by the graceful shutdown,
+    /// which would close them before their request was read.
+    async fn retire(self) -> Vec<tokio::task::JoinHandle<()>> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen(2) on the listener's own, open descriptor.
+        if unsafe { libc::listen(self.listener.as_raw_fd(), 0) } != 0 {
+            tracing::debug!(
+                error = %std::io::Error::last_os_error(),
+                "cannot shrink the accept backlog"
+            );
         }
-        // Handshakes already under way complete within a round trip; take
-        // what is queued until the queue stays empty for a few polls.
-        let mut accepted = 0;
-        let mut quiet = 0;
+        let mut held = Vec::new();
         let deadline = Instant::now() + RETIRE_MAX;
-        while quiet < 3 && Instant::now() < deadline {
-            match tokio::time::timeout(RETIRE_POLL, self.listener.accept()).await {
-                Ok(Ok((stream, _))) => {
-                    quiet = 0;
-                    accepted += 1;
-                    let slot = self.slots.clone().try_acquire_owned().ok();
-                    self.settings.spawn(graceful, stream, slot);
-                }
-                Ok(Err(_)) | Err(_) => quiet += 1,
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(RETIRE_QUIET.min(left), self.listener.accept()).await {
+                Ok(Ok((stream, _))) => held.push(stream),
+                Ok(Err(e)) => accept_error(e).await,
+                Err(_) => break, // quiet: nothing queued, nothing on its way
             }
         }
-        accepted
+        let Acceptor {
+            listener,
+            slots,
+            settings,
+            ..
+        } = self;
+        drop(listener);
+        held.into_iter()
+            .map(|stream| settings.spawn(None, stream, slots.clone().try_acquire_owned().ok()))
+            .collect()
     }
 
     /// A free connection slot, then a connection: one future, so that
@@ -259,16 +291,19 @@ pub async fn serve(
     public
         .run_until(&graceful, tokio::time::sleep(limits.shutdown_drain))
         .await;
-    let pending = public.retire(&graceful).await;
-    tracing::info!(pending, "shutdown: listener closed");
+    let held = public.retire().await;
+    tracing::info!(held = held.len(), "shutdown: listener closed");
 
     // In-flight requests are bounded by the request timeout.
     let grace = limits.request_timeout + Duration::from_secs(1);
     tracing::info!("shutdown: stopped accepting, finishing in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let in_flight = async {
+        graceful.shutdown().await;
+        for task in held {
+            let _ = task.await;
+        }
+    };
+    if tokio::time::timeout(grace, in_flight).await.is_err() {
         tracing::warn!(
             grace_seconds = grace.as_secs(),
             "shutdown: connections still open after grace period"
@@ -279,73 +314,11 @@ pub async fn serve(
     Ok(())
 }
 
-/// How long `retire` waits for an empty accept queue, per poll and at most.
-const RETIRE_POLL: Duration = Duration::from_millis(10);
-const RETIRE_MAX: Duration = Duration::from_secs(1);
-
-/// Attaches a socket filter to the listener that drops every incoming SYN
-/// (a TCP segment with SYN and without ACK), so that no new connection enters
-/// the accept queue, while handshakes already under way still complete.
-/// The filter sees the TCP header at offset 0; byte 13 holds the flags.
-fn refuse_new_handshakes(listener: &TcpListener) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    const SYN: u32 = 0x02;
-    const SYN_ACK: u32 = 0x12;
-    let code = [
-        // A = tcp_flags & (SYN|ACK)
-        libc::sock_filter {
-            code: 0x30,
-            jt: 0,
-            jf: 0,
-            k: 13,
-        }, // BPF_LD | BPF_B | BPF_ABS
-        libc::sock_filter {
-            code: 0x54,
-            jt: 0,
-            jf: 0,
-            k: SYN_ACK,
-        }, // BPF_ALU | BPF_AND | BPF_K
-        // A == SYN: drop (return 0 bytes); else keep the whole segment.
-        libc::sock_filter {
-            code: 0x15,
-            jt: 0,
-            jf: 1,
-            k: SYN,
-        }, // BPF_JMP | BPF_JEQ | BPF_K
-        libc::sock_filter {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }, // BPF_RET | BPF_K
-        libc::sock_filter {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: u32::MAX,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: code.len() as u16,
-        filter: code.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prog` points at `code`, alive for the call; the kernel copies
-    // the program; the descriptor belongs to `listener`.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            (&raw const prog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
+/// How long `retire` waits for one more queued connection before it closes
+/// the listener, and at most in all. The quiet period outlasts a TCP
+/// retransmission (200 ms minimum), the bound keeps shutdown prompt.
+const RETIRE_QUIET: Duration = Duration::from_millis(500);
+const RETIRE_MAX: Duration = Duration::from_secs(2);
 
 /// Accept can fail transiently (EMFILE under a connection flood, aborted
 /// handshakes): log and back off briefly instead of spinning.
