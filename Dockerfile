@@ -33,6 +33,9 @@ WORKDIR /src
 # The context is an allowlist (.dockerignore): manifest, lockfile, sources and
 # the one build script the host uses too, so both paths build the same way.
 COPY . .
+# cargo-auditable embeds the crate list in the binary (image scanners read it);
+# build-static.sh uses it when it is on PATH. Pinned, --locked.
+RUN cargo install --locked cargo-auditable@0.7.7
 # build-static.sh: +crt-static glibc build for x86_64-unknown-linux-gnu, --locked;
 # HELLO_REVISION / HELLO_BUILD_DATE reach build.rs, which stamps the binary.
 RUN HELLO_REVISION="${REVISION}" HELLO_BUILD_DATE="${CREATED}" scripts/build-static.sh \
