@@ -9,6 +9,8 @@
 #   ROUNDS=5 DURATION=20 bench/run.sh
 #   VARIANTS="baseline hello" bench/run.sh
 #   HELLO_O3_BIN=/path/to/opt-level-3/hello VARIANTS="baseline hello hello-o3" bench/run.sh
+#   HELLO_PREV_BIN=/path/to/an/earlier/hello VARIANTS="baseline hello hello-prev" bench/run.sh
+#                                       # before / after a change, in the same run
 #   PACED_CONNECTIONS=28 bench/run.sh   # latency below saturation: each connection waits
 #                                       # 1 ms after every response (~20k req/s offered)
 # Results also go to bench/results/<timestamp>.md (git-ignored).
@@ -56,6 +58,8 @@ start_variant() {
     hello-kafka) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
     # The same code at opt-level 3 (set HELLO_O3_BIN to such a build): the profile trade-off.
     hello-o3) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
+    # An earlier build of hello (set HELLO_PREV_BIN), for before / after ratios.
+    hello-prev) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_PREV_BIN" ;;
     hello-kafka-down) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
     # The broker is lost and comes back every 3 s during the run (a second mock cluster).
     hello-kafka-flap) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$FLAP_BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
@@ -105,9 +109,10 @@ DEAD_BROKER="127.0.0.1:$(hello_free_port)"   # nothing listens there
 DEAD_OTLP="http://127.0.0.1:$(hello_free_port)"
 
 # Delivered Kafka log events so far (0 when the variant has no sink), scraped from
-# the admin port (hello serves /metrics there only).
+# the admin port (hello serves /metrics there only; nothing listens there for the
+# baseline, hence `|| true` under pipefail).
 kafka_sent() {
-  curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null |
+  { curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } |
     awk '/^hello_log_events_total\{/ && /outcome="sent"/ {s += $2} END {print s + 0}'
 }
 
@@ -120,7 +125,12 @@ for round in $(seq 1 "$ROUNDS"); do
     start_variant "$v" "$port" "$admin" | taskset -c 1 cat >/dev/null &
     server_job=$!
     sleep 0.3
-    case $v in baseline) bin=$BASELINE_BIN ;; hello-o3) bin=$HELLO_O3_BIN ;; *) bin=$HELLO_BIN ;; esac
+    case $v in
+      baseline) bin=$BASELINE_BIN ;;
+      hello-o3) bin=$HELLO_O3_BIN ;;
+      hello-prev) bin=$HELLO_PREV_BIN ;;
+      *) bin=$HELLO_BIN ;;
+    esac
     pid=""
     for _ in $(seq 100); do
       pid=$(pid_listening_on "$port" "$bin" || true)
@@ -128,9 +138,10 @@ for round in $(seq 1 "$ROUNDS"); do
       sleep 0.05
     done
     [ -n "$pid" ] || { echo "variant $v did not start"; exit 1; }
-    # Ready: hello's /readyz on its admin port; the baseline has only `/`.
+    # Ready: hello's /readyz on its admin port; the baseline has only `/`, and an
+    # earlier build may predate the admin port.
     case $v in
-      baseline) ready_url="http://127.0.0.1:$port/" ;;
+      baseline | hello-prev) ready_url="http://127.0.0.1:$port/" ;;
       *) ready_url="http://127.0.0.1:$admin/readyz" ;;
     esac
     for _ in $(seq 50); do curl -sf -o /dev/null "$ready_url" && break; sleep 0.1; done
