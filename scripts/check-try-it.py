@@ -17,11 +17,13 @@ route a newcomer is promised (COVERS below). --show prints what each command pri
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))
+from hello_proc import Hello, StartError  # noqa: E402
 
 START = "cargo run --release | tee hello.log"
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
@@ -75,20 +77,8 @@ def matches(expected, actual):
     return True
 
 
-def listening(log):
-    try:
-        for line in log.read_text(errors="replace").splitlines():
-            m = re.search(r'"message":"listening","port":(\d+),"admin_port":(\d+)', line)
-            if m:
-                return int(m.group(1)), int(m.group(2))
-    except OSError:
-        pass
-    return None
-
-
 def main(readme, workdir, show=False):
     work = Path(workdir)
-    (work / "tmp").mkdir(parents=True, exist_ok=True)
     todo = steps(section(readme))
     failures = []
     for what, pattern in COVERS.items():
@@ -102,22 +92,16 @@ def main(readme, workdir, show=False):
     try:
         for cmd, expected in todo:
             if cmd == START:
-                log = work / "hello.log"
-                env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_"))}
-                # Drain 0: only the stop at the end is faster; nothing the section shows.
-                env.update({"PORT": "0", "ADMIN_PORT": "0", "TMPDIR": str(work / "tmp"),
-                            "SHUTDOWN_DRAIN_SECONDS": "0"})
-                for k in ("MESSAGES", "FAULT_INJECTION", "RUST_LOG", "LOG_FORMAT"):
-                    env.pop(k, None)
-                server = subprocess.Popen([os.environ["HELLO_BIN"]], stdout=open(log, "wb"),
-                                          stderr=subprocess.STDOUT, cwd=work, env=env)
-                deadline = time.time() + 20
-                while not (ports := listening(log)) and time.time() < deadline:
-                    time.sleep(0.05)
-                if not ports:
-                    failures.append("the service printed no 'listening' line within 20 s")
+                # Drain 0 (the helper's default): only the stop at the end is faster. No
+                # readiness probe: the section's /metrics excerpt counts every request.
+                server = Hello("hello", work, cwd=work, wait_ready=False,
+                               unset=("MESSAGES", "FAULT_INJECTION", "RUST_LOG", "LOG_FORMAT"))
+                try:
+                    server.start()
+                except StartError as e:
+                    failures.append(f"the service did not start: {e}")
                     break
-                port, admin = ports
+                port, admin = server.port, server.admin_port
                 print(f"  started {os.environ['HELLO_BIN']} (public {port}, admin {admin}) for `{cmd}`")
                 continue
             run = cmd.replace("localhost:8080", f"localhost:{port}").replace("localhost:8081", f"localhost:{admin}")
@@ -143,11 +127,7 @@ def main(readme, workdir, show=False):
                 failures.append(cmd)
     finally:
         if server:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.stop()
     for f in failures:
         print(f"  FAIL: {f}")
     print(f"  {len(todo)} commands, {len(failures)} failure(s)")

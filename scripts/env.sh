@@ -31,3 +31,11 @@ hello_buildah() { buildah "${HELLO_STORAGE[@]}" "$@"; }
 hello_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# The shared test helpers (start/stop the binary, the hardened container, kube
+# play, waiting for a URL). Absent from the image's build context, which holds
+# only this file and build-static.sh of scripts/.
+if [ -f "$HELLO_ROOT/scripts/lib/hello.sh" ]; then
+  # shellcheck source=lib/hello.sh
+  source "$HELLO_ROOT/scripts/lib/hello.sh"
+fi
