@@ -20,7 +20,6 @@ storage) and kafka-python (a pure-Python client).
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,9 @@ from collections import namedtuple
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+from hello_proc import Hello, StartError, free_port  # noqa: E402
 
 TOPIC = "hello-app-logs"
 TRACES, PER_TRACE, UNTRACED = 8, 25, 20
@@ -44,14 +46,6 @@ def check(ok, msg):
     if not ok:
         failures.append(msg)
     return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_port(port, timeout):
@@ -69,17 +63,6 @@ def get(url, headers=None):
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, r.read()
-
-
-def listening(log):
-    for line in Path(log).read_text(errors="replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if rec.get("message") == "listening":
-            return rec["port"], rec["admin_port"]
-    return None
 
 
 Rec = namedtuple("Rec", "partition offset key value")
@@ -149,9 +132,9 @@ def counter(admin, outcome):
 
 def main(workdir):
     work = Path(workdir)
-    (work / "tmp").mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_"))}
     procs = []
+    hello = None
     try:
         port = free_port()
         url = f"tcp://127.0.0.1:{port}"
@@ -167,17 +150,17 @@ def main(workdir):
         if not check(out.returncode == 0, f"topic {TOPIC} created with 3 partitions ({out.stderr.strip()[-200:] or 'ok'})"):
             return 1
 
-        log = work / "hello.log"
-        henv = dict(env, PORT="0", ADMIN_PORT="0", TMPDIR=str(work / "tmp"), SHUTDOWN_DRAIN_SECONDS="0",
-                    KAFKA_BROKERS=f"127.0.0.1:{port}", KAFKA_LOG_TOPIC=TOPIC)
-        hello = subprocess.Popen([os.environ["HELLO_BIN"]], env=henv, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-        procs.insert(0, hello)
-        deadline = time.time() + 20
-        while not (ports := listening(log)) and time.time() < deadline:
-            time.sleep(0.05)
-        if not check(bool(ports), "hello started with KAFKA_BROKERS = the tansu broker"):
+        hello = Hello("hello", work, {"KAFKA_BROKERS": f"127.0.0.1:{port}", "KAFKA_LOG_TOPIC": TOPIC})
+        log = hello.log
+        try:
+            hello.start()
+            error = None
+        except StartError as e:
+            error = e
+        if not check(error is None, "hello started with KAFKA_BROKERS = the tansu broker"):
+            print(f"  {error}")
             return 1
-        public, admin = ports
+        public, admin = hello.port, hello.admin_port
 
         traces = [f"{i + 1:02x}" * 16 for i in range(TRACES)]
         for n in range(PER_TRACE):
@@ -199,8 +182,7 @@ def main(workdir):
         check(sent >= written and dropped == 0 and failed == 0,
               f"the service counted {sent:.0f} events sent to the broker ({written} lines written so far), "
               f"{dropped:.0f} dropped, {failed:.0f} failed")
-        hello.send_signal(signal.SIGTERM)
-        check(hello.wait(timeout=30) == 0, "hello stopped on SIGTERM with exit 0")
+        check(hello.stop(timeout=30) == 0, "hello stopped on SIGTERM with exit 0")
 
         lines = log.read_bytes().split(b"\n")
         stdout_lines = [ln for ln in lines if ln]
@@ -250,6 +232,8 @@ def main(workdir):
         print(f"  {len(keyed)} keyed records ({len(set(keyed))} keys: the {TRACES} traces sent and one per request "
               f"without trace context), {len(records) - len(keyed)} without key")
     finally:
+        if hello:
+            hello.stop()
         for p in procs:
             if p.poll() is None:
                 p.terminate()
