@@ -17,12 +17,8 @@ source scripts/env.sh
 
 F=fluentd
 WORK="$(mktemp -d)"
-HELLO_PID=""
 cleanup() {
-  if [ -n "$HELLO_PID" ] && kill -0 "$HELLO_PID" 2>/dev/null; then
-    kill "$HELLO_PID" 2>/dev/null
-    wait "$HELLO_PID" 2>/dev/null
-  fi
+  hello_stop 2>/dev/null # the service, if a check left it running (scripts/lib/hello.sh)
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -260,22 +256,12 @@ have_capture=false
 if [ ! -x "$HELLO_BIN" ]; then
   bad "the service binary is missing: $HELLO_BIN (scripts/build-static.sh builds it)"
 else
-  mkdir -p "$WORK/tmp"
-  # The kernel picks both ports; the start-up line says which (a binary without the
-  # admin listener has one port, and serves /healthz there).
-  PORT=0 ADMIN_PORT=0 TMPDIR="$WORK/tmp" FAULT_INJECTION=true RUST_LOG=info SHUTDOWN_DRAIN_SECONDS=1 \
-    "$HELLO_BIN" >"$WORK/hello.stdout" 2>"$WORK/hello.stderr" &
-  HELLO_PID=$!
-  ports=""
-  for _ in $(seq 1 100); do
-    ports="$(jq -r 'select(.message == "listening") | "\(.port) \(.admin_port // .port)"' "$WORK/hello.stdout" 2>/dev/null | head -1)"
-    [ -n "$ports" ] && break
-    sleep 0.1
-  done
-  read -r PORT ADMIN_PORT <<<"${ports:-0 0}"
-  base="http://127.0.0.1:$PORT"
-  for _ in $(seq 1 100); do curl -sf -m 2 "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "  hello on port $PORT, admin port $ADMIN_PORT"
+  # The kernel picks both ports; the start-up line says which. stdout in
+  # $WORK/hello.stdout, stderr in $WORK/hello.stderr.
+  hello_start hello "$WORK" FAULT_INJECTION=true RUST_LOG=info SHUTDOWN_DRAIN_SECONDS=1 ||
+    bad "the service started and became ready"
+  base="http://127.0.0.1:$HELLO_PUBLIC_PORT"
+  echo "  hello on port $HELLO_PUBLIC_PORT, admin port $HELLO_ADMIN_PORT"
   tp="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
   c() { curl -s -m 5 -o /dev/null -w '%{http_code} ' "$@"; }
   printf '  requests:'
@@ -291,11 +277,8 @@ else
   c "$base/$(head -c 7000 /dev/zero | tr '\0' 'p')"
   echo
   sleep 0.5
-  kill -TERM "$HELLO_PID"
-  for _ in $(seq 1 150); do kill -0 "$HELLO_PID" 2>/dev/null || break; sleep 0.1; done
-  wait "$HELLO_PID" 2>/dev/null
-  hello_rc=$?
-  HELLO_PID=""
+  hello_rc=0
+  hello_stop || hello_rc=$?
   run "the service exited 0 on SIGTERM" test "$hello_rc" -eq 0
   echo "  captured $(wc -l <"$WORK/hello.stdout") stdout lines, longest $(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$WORK/hello.stdout") bytes"
   # The service writes nothing but JSON to stdout; plain text on stderr is what
