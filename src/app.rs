@@ -56,17 +56,17 @@ pub struct App {
 /// Builds the application from the configuration.
 pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
     let scratch = ScratchStore::open(
-        config.scratch_dir(),
-        config.scratch_max_bytes,
-        config.scratch_quota_bytes,
+        config.scratch.dir(),
+        config.scratch.max_bytes,
+        config.scratch.quota_bytes,
     );
     let readiness = Arc::new(Readiness::default());
     let state = AppState::new(config, scratch, Arc::clone(&readiness), metrics);
 
     let telemetry = Arc::new(HttpTelemetry::new(
-        config.otlp.is_some(),
-        config.propagate_tracecontext,
-        config.max_header_bytes,
+        config.traces.otlp.is_some(),
+        config.traces.propagate_tracecontext,
+        config.server.max_header_bytes,
         Arc::clone(&readiness),
     ));
     let panic_guard = || {
@@ -96,12 +96,12 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
                 .layer(HandleErrorLayer::new(layer_error))
                 .layer(LoadShedLayer::new())
                 .layer(GlobalConcurrencyLimitLayer::new(
-                    config.max_concurrent_requests,
+                    config.server.max_concurrent_requests,
                 ))
-                .layer(TimeoutLayer::new(config.request_timeout))
+                .layer(TimeoutLayer::new(config.server.request_timeout))
                 .layer(panic_guard())
                 .layer(RequestBodyLimitLayer::new(
-                    usize::try_from(config.scratch_max_bytes).unwrap_or(usize::MAX),
+                    usize::try_from(config.scratch.max_bytes).unwrap_or(usize::MAX),
                 )),
         )
         .with_state(state);
@@ -110,11 +110,11 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
         admin,
         readiness,
         limits: Limits {
-            max_header_bytes: config.max_header_bytes,
-            header_read_timeout: config.header_read_timeout,
-            max_connections: config.max_connections,
-            request_timeout: config.request_timeout,
-            shutdown_drain: config.shutdown_drain,
+            max_header_bytes: config.server.max_header_bytes,
+            header_read_timeout: config.server.header_read_timeout,
+            max_connections: config.server.max_connections,
+            request_timeout: config.server.request_timeout,
+            shutdown_drain: config.server.shutdown_drain,
         },
         telemetry,
     }

@@ -15,7 +15,7 @@ pub mod healthcheck;
 pub mod routes;
 pub mod scratch;
 pub mod server;
-pub mod settings_table;
+pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             }
         },
         Some("help" | "--help" | "-h") => {
-            print!("{}", hello::settings_table::help());
+            print!("{}", hello::settings::table::help());
             ExitCode::SUCCESS
         }
         Some("version" | "--version") => {
@@ -85,7 +85,7 @@ async fn run_service(config: Config) -> anyhow::Result<()> {
         .with_context(|| {
             format!(
                 "binding PORT {} and ADMIN_PORT {}",
-                config.port, config.admin_port
+                config.server.port, config.server.admin_port
             )
         })?;
     tracing::info!(
@@ -94,7 +94,7 @@ async fn run_service(config: Config) -> anyhow::Result<()> {
         version = hello::build_info::VERSION,
         revision = hello::build_info::REVISION,
         fault_injection = config.fault_injection,
-        otlp = config.otlp.is_some(),
+        otlp = config.traces.otlp.is_some(),
         "listening"
     );
     application

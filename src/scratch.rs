@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiError;
+use crate::settings::{self, ConfigError, Lookup, err, positive};
 
 pub const MAX_KEY_LEN: usize = 128;
 const TEMP_PREFIX: &str = ".tmp-";
@@ -38,6 +39,52 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok { Ok(()) } else { Err(ApiError::BadKey) }
+}
+
+/// `TMPDIR`, `SCRATCH_MAX_BYTES`, `SCRATCH_QUOTA_BYTES`.
+#[derive(Debug, Clone)]
+pub struct ScratchSettings {
+    /// `TMPDIR`: scratch data lives in `$TMPDIR/hello-scratch`.
+    pub tmp_dir: PathBuf,
+    pub max_bytes: u64,
+    pub quota_bytes: u64,
+}
+
+impl ScratchSettings {
+    pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let get = |name: &str| settings::get(lookup, name);
+        let tmp_dir = PathBuf::from(get("TMPDIR").unwrap_or_else(|| "/tmp".to_owned()));
+        if !tmp_dir.is_absolute() {
+            return Err(err(
+                "TMPDIR",
+                &tmp_dir.display().to_string(),
+                "must be an absolute path",
+            ));
+        }
+        let max_bytes = positive("SCRATCH_MAX_BYTES", get("SCRATCH_MAX_BYTES"), 1024 * 1024)?;
+        let quota_bytes = positive(
+            "SCRATCH_QUOTA_BYTES",
+            get("SCRATCH_QUOTA_BYTES"),
+            32 * 1024 * 1024,
+        )?;
+        if quota_bytes < max_bytes {
+            return Err(err(
+                "SCRATCH_QUOTA_BYTES",
+                &quota_bytes.to_string(),
+                format!("must be at least SCRATCH_MAX_BYTES ({max_bytes})"),
+            ));
+        }
+        Ok(ScratchSettings {
+            tmp_dir,
+            max_bytes,
+            quota_bytes,
+        })
+    }
+
+    /// The directory that holds scratch data (created at start).
+    pub fn dir(&self) -> PathBuf {
+        self.tmp_dir.join("hello-scratch")
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

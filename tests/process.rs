@@ -214,7 +214,7 @@ async fn healthcheck_subcommand() {
         .unwrap();
     assert_eq!(help.status.code(), Some(0), "{help:?}");
     let text = String::from_utf8_lossy(&help.stdout);
-    for v in hello::settings_table::VARIABLES {
+    for v in hello::settings::table::VARIABLES {
         assert!(text.contains(v.name), "--help lists {}", v.name);
     }
     let unknown = Command::new(env!("CARGO_BIN_EXE_hello"))

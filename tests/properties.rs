@@ -17,8 +17,11 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use hello::Config;
-use hello::config::{ConfigError, LogFormat, OtlpProtocol, SamplerConfig, parse_messages};
+use hello::config::ConfigError;
+use hello::routes::greeting::parse_messages;
 use hello::scratch::validate_key;
+use hello::telemetry::logs::LogFormat;
+use hello::telemetry::traces::{OtlpProtocol, SamplerConfig};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -532,35 +535,44 @@ fn env_oracle(env: &Env) -> (BTreeSet<String>, bool) {
 fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
     let text = |var: &str, default: &str| value(env, var).unwrap_or(default).to_owned();
     let port = value(env, "PORT").map_or(8080, |v| whole_number(v).unwrap());
-    prop_assert_eq!(c.port as u128, port);
+    prop_assert_eq!(c.server.port as u128, port);
     let admin_port = value(env, "ADMIN_PORT").map_or(8081, |v| whole_number(v).unwrap());
-    prop_assert_eq!(c.admin_port as u128, admin_port);
+    prop_assert_eq!(c.server.admin_port as u128, admin_port);
     let messages = match env.get("MESSAGES") {
         None => vec!["Hello, World!".to_owned()],
         Some(m) => messages_oracle(m).unwrap(),
     };
-    prop_assert_eq!(&c.messages, &messages);
+    prop_assert_eq!(&c.greeting.messages, &messages);
     let fault = value(env, "FAULT_INJECTION").is_some_and(|v| parse_bool_oracle(v).unwrap());
     prop_assert_eq!(c.fault_injection, fault);
-    prop_assert_eq!(&c.tmp_dir, &PathBuf::from(text("TMPDIR", "/tmp")));
+    prop_assert_eq!(&c.scratch.tmp_dir, &PathBuf::from(text("TMPDIR", "/tmp")));
     prop_assert_eq!(
-        c.scratch_max_bytes as u128,
+        c.scratch.max_bytes as u128,
         number(env, "SCRATCH_MAX_BYTES")
     );
     prop_assert_eq!(
-        c.scratch_quota_bytes as u128,
+        c.scratch.quota_bytes as u128,
         number(env, "SCRATCH_QUOTA_BYTES")
     );
     let secs = |var| Duration::from_secs(number(env, var) as u64);
-    prop_assert_eq!(c.shutdown_drain, secs("SHUTDOWN_DRAIN_SECONDS"));
-    prop_assert_eq!(c.request_timeout, secs("REQUEST_TIMEOUT_SECONDS"));
-    prop_assert_eq!(c.header_read_timeout, secs("HEADER_READ_TIMEOUT_SECONDS"));
+    prop_assert_eq!(c.server.shutdown_drain, secs("SHUTDOWN_DRAIN_SECONDS"));
+    prop_assert_eq!(c.server.request_timeout, secs("REQUEST_TIMEOUT_SECONDS"));
     prop_assert_eq!(
-        c.max_concurrent_requests as u128,
+        c.server.header_read_timeout,
+        secs("HEADER_READ_TIMEOUT_SECONDS")
+    );
+    prop_assert_eq!(
+        c.server.max_concurrent_requests as u128,
         number(env, "MAX_CONCURRENT_REQUESTS")
     );
-    prop_assert_eq!(c.max_connections as u128, number(env, "MAX_CONNECTIONS"));
-    prop_assert_eq!(c.max_header_bytes as u128, number(env, "MAX_HEADER_BYTES"));
+    prop_assert_eq!(
+        c.server.max_connections as u128,
+        number(env, "MAX_CONNECTIONS")
+    );
+    prop_assert_eq!(
+        c.server.max_header_bytes as u128,
+        number(env, "MAX_HEADER_BYTES")
+    );
     // Each directive trimmed, empty ones dropped; nothing left means the default.
     let filter = without_blanks(&text("RUST_LOG", "info"));
     let filter = if filter.is_empty() {
@@ -568,10 +580,10 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
     } else {
         filter
     };
-    prop_assert_eq!(&c.log_filter, &filter);
+    prop_assert_eq!(&c.logs.filter, &filter);
     let pretty = value(env, "LOG_FORMAT") == Some("pretty");
     prop_assert_eq!(
-        c.log_format,
+        c.logs.format,
         if pretty {
             LogFormat::Pretty
         } else {
@@ -579,10 +591,12 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
         }
     );
 
-    let disabled = value(env, "OTEL_SDK_DISABLED").is_some_and(|v| parse_bool_oracle(v).unwrap());
+    // No exporter when the SDK is disabled or OTEL_TRACES_EXPORTER=none.
+    let disabled = value(env, "OTEL_SDK_DISABLED").is_some_and(|v| parse_bool_oracle(v).unwrap())
+        || value(env, "OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim() == "none");
     let endpoint = value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .or_else(|| value(env, "OTEL_EXPORTER_OTLP_ENDPOINT"));
-    match (&c.otlp, endpoint.filter(|_| !disabled)) {
+    match (&c.traces.otlp, endpoint.filter(|_| !disabled)) {
         (None, None) => {}
         (Some(o), Some(e)) => {
             prop_assert_eq!(&o.endpoint, e);
@@ -611,8 +625,10 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
         Some("traceidratio") => SamplerConfig::TraceIdRatio(ratio()),
         Some(_) => SamplerConfig::ParentBasedTraceIdRatio(ratio()),
     };
-    prop_assert_eq!(c.sampler, sampler);
-    if let SamplerConfig::TraceIdRatio(r) | SamplerConfig::ParentBasedTraceIdRatio(r) = c.sampler {
+    prop_assert_eq!(c.traces.sampler, sampler);
+    if let SamplerConfig::TraceIdRatio(r) | SamplerConfig::ParentBasedTraceIdRatio(r) =
+        c.traces.sampler
+    {
         prop_assert!((0.0..=1.0).contains(&r));
     }
 
@@ -626,12 +642,15 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
         .map(str::to_owned)
         .or(from_attributes)
         .unwrap_or_else(|| "hello".to_owned());
-    prop_assert_eq!(&c.service_name, &service);
-    prop_assert_eq!(c.pod_name.as_deref(), value(env, "POD_NAME"));
-    prop_assert_eq!(c.pod_namespace.as_deref(), value(env, "POD_NAMESPACE"));
-    prop_assert_eq!(c.node_name.as_deref(), value(env, "NODE_NAME"));
+    prop_assert_eq!(&c.traces.service_name, &service);
+    prop_assert_eq!(c.traces.pod_name.as_deref(), value(env, "POD_NAME"));
+    prop_assert_eq!(
+        c.traces.pod_namespace.as_deref(),
+        value(env, "POD_NAMESPACE")
+    );
+    prop_assert_eq!(c.traces.node_name.as_deref(), value(env, "NODE_NAME"));
     if let Some(h) = value(env, "HOSTNAME") {
-        prop_assert_eq!(&c.hostname, h);
+        prop_assert_eq!(&c.greeting.hostname, h);
     }
 
     match (&c.kafka, value(env, "KAFKA_BROKERS")) {
@@ -1003,7 +1022,7 @@ fn the_port_rule() {
         match (got, want) {
             // The admin listener's default port is taken: named on ADMIN_PORT.
             (Err(e), Some(8081)) => prop_assert_eq!(e.var.as_ref(), "ADMIN_PORT"),
-            (Ok(c), Some(p)) => prop_assert_eq!(c.port as u128, p),
+            (Ok(c), Some(p)) => prop_assert_eq!(c.server.port as u128, p),
             (Err(e), None) => prop_assert_eq!(e.var.as_ref(), "PORT"),
             (got, want) => prop_assert!(false, "PORT={:?}: {:?}, oracle {:?}", v, got, want),
         }
@@ -1068,14 +1087,14 @@ fn every_variable_read_is_fuzzed() {
     let seen = seen.into_inner();
     assert_eq!(seen, known, "update KNOWN_VARS and the oracles");
     // ... and every one is declared (README table, `hello --help`).
-    let declared: BTreeSet<String> = hello::settings_table::VARIABLES
+    let declared: BTreeSet<String> = hello::settings::table::VARIABLES
         .iter()
         .map(|v| v.name.to_owned())
         .collect();
     let undeclared: Vec<_> = seen.difference(&declared).collect();
     assert!(
         undeclared.is_empty(),
-        "not in src/settings_table.rs: {undeclared:?}"
+        "not in src/settings/table.rs: {undeclared:?}"
     );
 }
 

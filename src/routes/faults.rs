@@ -13,8 +13,17 @@ use serde_json::json;
 
 use super::AppState;
 use crate::error::ApiError;
+use crate::settings::{self, ConfigError, Lookup, parse_bool};
 
 pub const MAX_DELAY_MS: u64 = 10_000;
+
+/// `FAULT_INJECTION` (default off): whether the routes below are mounted.
+pub(crate) fn enabled(lookup: Lookup<'_>) -> Result<bool, ConfigError> {
+    match settings::get(lookup, "FAULT_INJECTION") {
+        None => Ok(false),
+        Some(v) => parse_bool("FAULT_INJECTION", &v),
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

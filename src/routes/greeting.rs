@@ -10,6 +10,54 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::build_info::VERSION;
+use crate::settings::{self, ConfigError, Lookup, err};
+
+pub const DEFAULT_MESSAGE: &str = "Hello, World!";
+
+/// `MESSAGES` and `HOSTNAME`.
+#[derive(Debug, Clone)]
+pub struct GreetingSettings {
+    /// `MESSAGES`: newline-separated greetings, rotated per request.
+    pub messages: Vec<String>,
+    /// `HOSTNAME`, else the kernel's host name.
+    pub hostname: String,
+}
+
+impl GreetingSettings {
+    pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        // Unlike the others, a set-but-blank MESSAGES is an error, not the default.
+        let messages = match lookup("MESSAGES") {
+            None => vec![DEFAULT_MESSAGE.to_owned()],
+            Some(v) => parse_messages(&v).map_err(|reason| err("MESSAGES", &v, reason))?,
+        };
+        let hostname = settings::get(lookup, "HOSTNAME")
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(GreetingSettings { messages, hostname })
+    }
+}
+
+/// Splits `MESSAGES` into greetings: one per non-blank line, trimmed.
+/// A value with no greeting at all is a configuration mistake, not a default.
+pub fn parse_messages(raw: &str) -> Result<Vec<String>, &'static str> {
+    let messages: Vec<String> = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if messages.is_empty() {
+        return Err("holds no message (one greeting per line)");
+    }
+    if messages.iter().any(|m| m.len() > 4096) {
+        return Err("a message is longer than 4096 bytes");
+    }
+    Ok(messages)
+}
 
 /// The greetings, each already rendered as both bodies: a request costs a
 /// reference count, not a formatting pass.

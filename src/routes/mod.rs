@@ -37,7 +37,10 @@ impl AppState {
         metrics: MetricsRenderer,
     ) -> Self {
         AppState(Arc::new(Shared {
-            greeter: greeting::Greeter::new(config.messages.clone(), &config.hostname),
+            greeter: greeting::Greeter::new(
+                config.greeting.messages.clone(),
+                &config.greeting.hostname,
+            ),
             scratch,
             readiness,
             metrics,

@@ -10,6 +10,7 @@
 //! probes or Prometheus's scrapes (and turn an attack into restarts).
 
 mod conn_io;
+pub mod settings;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -44,8 +45,8 @@ pub struct Listeners {
 impl Listeners {
     /// Binds `PORT` and `ADMIN_PORT` on one address.
     pub async fn bind_on(ip: IpAddr, config: &Config) -> std::io::Result<Listeners> {
-        let public = TcpListener::bind(SocketAddr::new(ip, config.port)).await?;
-        let admin = TcpListener::bind(SocketAddr::new(ip, config.admin_port)).await?;
+        let public = TcpListener::bind(SocketAddr::new(ip, config.server.port)).await?;
+        let admin = TcpListener::bind(SocketAddr::new(ip, config.server.admin_port)).await?;
         Ok(Listeners { public, admin })
     }
 

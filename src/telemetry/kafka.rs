@@ -30,7 +30,7 @@ use tracing::Level;
 use super::logs::LineSink;
 use super::metrics::LOG_EVENTS;
 use super::throttle::LogThrottle;
-use crate::config::{ConfigError, KafkaConfig, err_owned};
+use crate::settings::{self, ConfigError, Lookup, bounded, err, err_owned};
 
 /// The target of librdkafka's own log lines: shown on stdout, never produced.
 pub const CLIENT_TARGET: &str = "hello::kafka::client";
@@ -48,6 +48,141 @@ const ALIASES: &[(&str, &str)] = &[
     ("message.timeout.ms", "delivery.timeout.ms"),
     ("sasl.mechanisms", "sasl.mechanism"),
 ];
+
+/// The Kafka log sink (`KAFKA_*`); present only when `KAFKA_BROKERS` is set.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `KAFKA_BROKERS`: librdkafka's `bootstrap.servers` (`host:port,...`).
+    pub brokers: String,
+    /// `KAFKA_LOG_TOPIC` (default `hello-logs`).
+    pub topic: String,
+    /// `KAFKA_LOG_LEVEL` (default `info`): events at this level or more severe.
+    pub level: tracing::Level,
+    /// `KAFKA_QUEUE_MAX_EVENTS` (default 10000): librdkafka's
+    /// `queue.buffering.max.messages`; a full queue drops new events.
+    pub queue_max_events: u32,
+    /// `KAFKA_PROP_<NAME>=value` pass-through, in variable-name order.
+    pub props: Vec<KafkaProp>,
+}
+
+/// One `KAFKA_PROP_<NAME>` variable and the librdkafka property it sets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KafkaProp {
+    pub var: String,
+    /// `<NAME>` lower-cased with `_` → `.` (`SECURITY_PROTOCOL` → `security.protocol`).
+    pub name: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for KafkaProp {
+    // Values may be credentials (`sasl.password`): never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=<{} bytes>", self.name, self.value.len())
+    }
+}
+
+impl KafkaConfig {
+    /// `None` unless `KAFKA_BROKERS` is set. `names`: every variable name, to
+    /// find the `KAFKA_PROP_*` ones.
+    pub(crate) fn parse(
+        lookup: Lookup<'_>,
+        names: &[&str],
+    ) -> Result<Option<KafkaConfig>, ConfigError> {
+        parse_kafka(&|name: &str| settings::get(lookup, name), names)
+    }
+}
+
+fn parse_kafka(
+    get: &impl Fn(&str) -> Option<String>,
+    names: &[&str],
+) -> Result<Option<KafkaConfig>, ConfigError> {
+    let Some(brokers) = get("KAFKA_BROKERS") else {
+        return Ok(None);
+    };
+    let brokers =
+        parse_brokers(&brokers).map_err(|reason| err("KAFKA_BROKERS", &brokers, reason))?;
+    let topic = get("KAFKA_LOG_TOPIC").unwrap_or_else(|| "hello-logs".to_owned());
+    // Kafka's legal topic names: [a-zA-Z0-9._-]{1,249}, but not `.` or `..`.
+    if topic.len() > 249
+        || topic == "."
+        || topic == ".."
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(err(
+            "KAFKA_LOG_TOPIC",
+            &topic,
+            "a topic name is 1 to 249 characters of [a-zA-Z0-9._-]",
+        ));
+    }
+    let level = match get("KAFKA_LOG_LEVEL") {
+        None => tracing::Level::INFO,
+        Some(v) => v.trim().parse().map_err(|_| {
+            err(
+                "KAFKA_LOG_LEVEL",
+                &v,
+                "expected trace, debug, info, warn or error",
+            )
+        })?,
+    };
+    let queue_max_events = bounded(
+        "KAFKA_QUEUE_MAX_EVENTS",
+        get("KAFKA_QUEUE_MAX_EVENTS"),
+        10_000,
+        1,
+        10_000_000,
+    )? as u32;
+    let mut props = Vec::new();
+    for var in names.iter().filter(|n| n.starts_with("KAFKA_PROP_")) {
+        let Some(value) = get(var) else { continue };
+        let raw = &var["KAFKA_PROP_".len()..];
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(err_owned(
+                var.to_string(),
+                "<not shown>",
+                "expected KAFKA_PROP_<NAME> with NAME of [A-Za-z0-9_] (`_` becomes `.`)",
+            ));
+        }
+        props.push(KafkaProp {
+            var: var.to_string(),
+            name: raw.to_ascii_lowercase().replace('_', "."),
+            value,
+        });
+    }
+    let kafka = KafkaConfig {
+        brokers,
+        topic,
+        level,
+        queue_max_events,
+        props,
+    };
+    // Let librdkafka itself judge the settings now, so a rejected value
+    // stops the process here (exit 78, variable named) and not later.
+    validate(&kafka)?;
+    Ok(Some(kafka))
+}
+
+/// `host:port[,host:port...]` (IPv6 as `[addr]:port`), spaces around
+/// entries trimmed. librdkafka accepts an empty or port-less list and then
+/// retries forever: catch the typo here.
+fn parse_brokers(raw: &str) -> Result<String, &'static str> {
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim) {
+        let (host, port) = entry
+            .rsplit_once(':')
+            .ok_or("each broker is host:port, comma-separated")?;
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b));
+        if !host_ok || !matches!(port.parse::<u16>(), Ok(p) if p != 0) {
+            return Err("each broker is host:port, comma-separated");
+        }
+        out.push(entry);
+    }
+    Ok(out.join(","))
+}
 
 /// Producer defaults; every one can be overridden with `KAFKA_PROP_<NAME>`.
 fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
@@ -400,7 +535,6 @@ impl LineSink for KafkaSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::KafkaProp;
 
     fn cfg(props: &[(&str, &str)]) -> KafkaConfig {
         KafkaConfig {

@@ -19,6 +19,53 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::log_writer::LogWriter;
+use crate::settings::{self, ConfigError, Lookup, err};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// `RUST_LOG` and `LOG_FORMAT`.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `RUST_LOG` (default `info`), already checked by `EnvFilter`.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl LogSettings {
+    pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let raw_filter = settings::get(lookup, "RUST_LOG");
+        let filter = raw_filter
+            .as_deref()
+            .map(normalize_filter)
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| "info".to_owned());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
+            let shown = raw_filter.as_deref().unwrap_or(&filter);
+            return Err(err("RUST_LOG", shown, e.to_string()));
+        }
+        let format = match settings::get(lookup, "LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(v) => return Err(err("LOG_FORMAT", v, "expected `json` or `pretty`")),
+        };
+        Ok(LogSettings { filter, format })
+    }
+}
+
+/// `RUST_LOG` with each comma-separated directive trimmed and empty ones
+/// dropped: tracing-subscriber's directive parser panics on some directives
+/// with leading whitespace (`" é=info"`, found by tests/properties.rs).
+fn normalize_filter(raw: &str) -> String {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// A destination of formatted lines: stdout ([`LogWriter`]), Kafka. Each
 /// sink is bounded and counts what it could not take; it must not block.

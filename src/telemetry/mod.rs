@@ -22,8 +22,9 @@ use tracing_subscriber::{Layer, fmt};
 
 use self::kafka::KafkaSink;
 use self::log_writer::{LogWriter, WriterGuard};
+use self::logs::LogFormat;
 use self::metrics::MetricsRenderer;
-use crate::config::{Config, ConfigError, LogFormat};
+use crate::config::{Config, ConfigError};
 
 /// How long shutdown waits for queued Kafka log events before purging them
 /// (counted `failed`); runs alongside the trace flush.
@@ -72,7 +73,7 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     // The OpenTelemetry layer only when spans are exported: without an
     // endpoint, the request middleware gives each request its W3C ids itself
     // (continuing `traceparent`) and logs carry them, at a fraction of the cost.
-    let otel = config.otlp.is_some().then(|| {
+    let otel = config.traces.otlp.is_some().then(|| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("hello"))
             .with_threads(false)
@@ -104,10 +105,10 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
 
     // The request span always reaches the log layer, whatever RUST_LOG says:
     // it carries the ids that a WARN or ERROR line inside a request needs.
-    let filter = EnvFilter::try_new(&config.log_filter)?
+    let filter = EnvFilter::try_new(&config.logs.filter)?
         .or(filter_fn(|m| m.is_span() && m.target() == "hello::http"));
     let registry = tracing_subscriber::registry().with(otel);
-    let installed = match config.log_format {
+    let installed = match config.logs.format {
         LogFormat::Json => {
             let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
             sinks.extend(kafka_line_sink());
@@ -120,7 +121,7 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
             let kafka_json = kafka_line_sink().map(|sink| logs::JsonLogLayer::new(vec![sink]));
             registry
                 .with(fmt::layer().with_writer(writer).with_filter(filter))
-                .with(kafka_json.with_filter(EnvFilter::try_new(&config.log_filter)?))
+                .with(kafka_json.with_filter(EnvFilter::try_new(&config.logs.filter)?))
                 .try_init()
         }
     };

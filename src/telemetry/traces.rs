@@ -23,14 +23,249 @@ use opentelemetry_sdk::trace::{
 };
 
 use super::metrics::EXPORT_ERRORS;
-use crate::config::{Config, OtlpProtocol, SamplerConfig};
+use crate::config::Config;
+use crate::settings::{self, ConfigError, Lookup, bounded, err, parse_bool};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// `OTEL_TRACES_SAMPLER` (+ `_ARG`), validated here so a typo is a start-up
+/// error rather than the SDK's silent fallback.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerConfig {
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio(f64),
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// The trace exporter's and batch processor's settings (`OTEL_EXPORTER_OTLP_*TIMEOUT`,
+/// `OTEL_BSP_*`): read here, with the service's defaults where it has its own,
+/// so the SDK never silently overrides what the operator set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceTuning {
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT` (ms; default 5000).
+    pub export_timeout: Duration,
+    /// `OTEL_BSP_SCHEDULE_DELAY` (ms; default 1000: spans reach the collector within a second).
+    pub schedule_delay: Duration,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048): spans held before new ones are dropped and counted.
+    pub max_queue: usize,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (default 512, at most the queue size).
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// Base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`) or the traces-specific
+    /// one (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used verbatim by the SDK).
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+}
+
+/// The OpenTelemetry variables (`OTEL_*`) and the downward-API names that
+/// become resource attributes.
+#[derive(Debug, Clone)]
+pub struct TraceSettings {
+    /// Present only when an endpoint is set (and the SDK and exporter are on).
+    pub otlp: Option<OtlpConfig>,
+    pub sampler: SamplerConfig,
+    pub tuning: TraceTuning,
+    /// `OTEL_PROPAGATORS` includes `tracecontext` (the default): an incoming
+    /// W3C `traceparent` is continued. With `none`, every request starts a trace.
+    pub propagate_tracecontext: bool,
+    /// `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `hello`.
+    pub service_name: String,
+    pub pod_name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub node_name: Option<String>,
+}
+
+impl TraceSettings {
+    pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let get = |name: &str| settings::get(lookup, name);
+        Ok(TraceSettings {
+            otlp: parse_otlp(&get)?,
+            tuning: parse_trace_tuning(&get)?,
+            propagate_tracecontext: parse_propagators(get("OTEL_PROPAGATORS"))?,
+            sampler: parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?,
+            service_name: get("OTEL_SERVICE_NAME")
+                .or_else(|| resource_service_name(get("OTEL_RESOURCE_ATTRIBUTES")?))
+                .unwrap_or_else(|| "hello".to_owned()),
+            pod_name: get("POD_NAME"),
+            pod_namespace: get("POD_NAMESPACE"),
+            node_name: get("NODE_NAME"),
+        })
+    }
+}
+
+fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig>, ConfigError> {
+    // The signal-specific variable wins; an error names the one that was read.
+    let (var, value) = match get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+        Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", Some(v)),
+        None => (
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        ),
+    };
+    let protocol = match value {
+        None => OtlpProtocol::HttpProtobuf, // the specification's default
+        Some(v) => match v.as_str() {
+            "grpc" => OtlpProtocol::Grpc,
+            "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            "http/json" => {
+                return Err(err(
+                    var,
+                    &v,
+                    "http/json is not built in; use `grpc` or `http/protobuf`",
+                ));
+            }
+            _ => {
+                return Err(err(var, &v, "expected `grpc` or `http/protobuf`"));
+            }
+        },
+    };
+    if let Some(v) = get("OTEL_SDK_DISABLED")
+        && parse_bool("OTEL_SDK_DISABLED", &v)?
+    {
+        return Ok(None);
+    }
+    if let Some(v) = get("OTEL_TRACES_EXPORTER") {
+        match v.trim() {
+            "otlp" => {}
+            "none" => return Ok(None),
+            _ => {
+                return Err(err(
+                    "OTEL_TRACES_EXPORTER",
+                    &v,
+                    "expected `otlp` or `none` (no other exporter is built in)",
+                ));
+            }
+        }
+    }
+    for var in [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        if let Some(endpoint) = get(var) {
+            let uri: http::Uri = endpoint
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| err(var, &endpoint, e.to_string()))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https"))
+                || uri.host().is_none_or(str::is_empty)
+            {
+                return Err(err(
+                    var,
+                    &endpoint,
+                    "expected an http:// or https:// URL with a host",
+                ));
+            }
+            return Ok(Some(OtlpConfig { endpoint, protocol }));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_trace_tuning(get: &impl Fn(&str) -> Option<String>) -> Result<TraceTuning, ConfigError> {
+    const MAX_MS: u64 = 600_000;
+    let ms = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(bounded(
+            var,
+            get(var),
+            default,
+            1,
+            MAX_MS,
+        )?))
+    };
+    let base_timeout = ms("OTEL_EXPORTER_OTLP_TIMEOUT", 5000)?;
+    let export_timeout = match get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
+        None => base_timeout,
+        Some(_) => ms("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 5000)?,
+    };
+    let count = |var: &'static str, default: u64| -> Result<usize, ConfigError> {
+        Ok(bounded(var, get(var), default, 1, 1_000_000)? as usize)
+    };
+    let max_queue = count("OTEL_BSP_MAX_QUEUE_SIZE", 2048)?;
+    Ok(TraceTuning {
+        export_timeout,
+        schedule_delay: ms("OTEL_BSP_SCHEDULE_DELAY", 1000)?,
+        max_queue,
+        // The SDK's rule: a batch larger than the queue is the queue.
+        max_batch: count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)?.min(max_queue),
+    })
+}
+
+/// `OTEL_PROPAGATORS`: a comma-separated list; `tracecontext` and `baggage`
+/// (the default pair) and `none` are understood. Returns whether W3C trace
+/// context is propagated.
+fn parse_propagators(value: Option<String>) -> Result<bool, ConfigError> {
+    let Some(v) = value else { return Ok(true) };
+    let mut tracecontext = false;
+    for p in v.split(',').map(str::trim) {
+        match p {
+            "tracecontext" => tracecontext = true,
+            "baggage" | "none" => {}
+            _ => {
+                return Err(err(
+                    "OTEL_PROPAGATORS",
+                    &v,
+                    "expected a comma-separated list of `tracecontext`, `baggage`, `none` (no other propagator is built in)",
+                ));
+            }
+        }
+    }
+    Ok(tracecontext)
+}
+
+/// `service.name` from `OTEL_RESOURCE_ATTRIBUTES` (`key=value,...`).
+fn resource_service_name(attrs: String) -> Option<String> {
+    attrs.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == "service.name" && !v.trim().is_empty()).then(|| v.trim().to_owned())
+    })
+}
+
+fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerConfig, ConfigError> {
+    let ratio = || -> Result<f64, ConfigError> {
+        match &arg {
+            None => Ok(1.0),
+            Some(a) => match a.parse::<f64>() {
+                Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+                _ => Err(err(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    a,
+                    "expected a ratio between 0 and 1",
+                )),
+            },
+        }
+    };
+    Ok(match name.as_deref() {
+        None | Some("parentbased_always_on") => SamplerConfig::ParentBasedAlwaysOn,
+        Some("always_on") => SamplerConfig::AlwaysOn,
+        Some("always_off") => SamplerConfig::AlwaysOff,
+        Some("traceidratio") => SamplerConfig::TraceIdRatio(ratio()?),
+        Some("parentbased_always_off") => SamplerConfig::ParentBasedAlwaysOff,
+        Some("parentbased_traceidratio") => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+        Some(v) => {
+            return Err(err(
+                "OTEL_TRACES_SAMPLER",
+                v,
+                "expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+            ));
+        }
+    })
+}
 
 pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuildError> {
     let mut attrs = vec![KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))];
     for (key, value) in [
-        ("k8s.pod.name", &config.pod_name),
-        ("k8s.namespace.name", &config.pod_namespace),
-        ("k8s.node.name", &config.node_name),
+        ("k8s.pod.name", &config.traces.pod_name),
+        ("k8s.namespace.name", &config.traces.pod_namespace),
+        ("k8s.node.name", &config.traces.node_name),
     ] {
         if let Some(v) = value {
             attrs.push(KeyValue::new(key, v.clone()));
@@ -39,18 +274,18 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
     // Resource::builder() reads OTEL_RESOURCE_ATTRIBUTES; the service name is
     // Config's (OTEL_SERVICE_NAME, else service.name of those attributes).
     let resource = Resource::builder()
-        .with_service_name(config.service_name.clone())
+        .with_service_name(config.traces.service_name.clone())
         .with_attributes(attrs)
         .build();
 
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource)
-        .with_sampler(sampler(config.sampler));
-    if let Some(otlp) = &config.otlp {
+        .with_sampler(sampler(config.traces.sampler));
+    if let Some(otlp) = &config.traces.otlp {
         // The endpoint and headers come from the OTEL_* variables, read by
         // the exporter itself (validated in `Config`); the timeouts and the
         // batch settings are `Config`'s reading of theirs.
-        let tuning = &config.trace_tuning;
+        let tuning = &config.traces.tuning;
         let exporter = match otlp.protocol {
             OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()

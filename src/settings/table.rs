@@ -321,8 +321,8 @@ mod tests {
 
     #[test]
     fn the_readme_table_is_generated_from_the_declarations() {
-        let readme = include_str!("../README.md");
-        let start = "<!-- configuration table: generated from src/settings_table.rs -->\n";
+        let readme = include_str!("../../README.md");
+        let start = "<!-- configuration table: generated from src/settings/table.rs -->\n";
         let end = "<!-- end of configuration table -->";
         let table = readme
             .split_once(start)
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(
             table,
             markdown(),
-            "README.md's configuration table differs from src/settings_table.rs; replace it with:\n{}",
+            "README.md's configuration table differs from src/settings/table.rs; replace it with:\n{}",
             markdown()
         );
     }
