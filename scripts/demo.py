@@ -141,13 +141,7 @@ def main(workdir, rules, rendered):
         say("stopping (Ctrl-C)")
         return 0
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        live.stop(procs)
         say("hello and Prometheus stopped")
 
 

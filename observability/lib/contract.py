@@ -97,8 +97,7 @@ def scrape_binary(contract, workdir):
         (Path(workdir) / "contract-scrape.txt").write_text(text)
         return text
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proc.stop(timeout=10)
 
 
 def main(contract_file, rules_file, dash_dir, sm_file, workdir):

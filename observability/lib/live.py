@@ -16,11 +16,8 @@ Phases (under a minute in all):
 """
 import json
 import math
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -31,7 +28,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
 import dashboards  # noqa: E402
+from hello_proc import Hello, StartError, free_port  # noqa: E402,F401  (free_port: for the callers)
 
 # Queries that cannot have data from one local process, by (dashboard uid, panel, refId).
 KSM = "needs kube-state-metrics"
@@ -67,14 +66,6 @@ def check(ok, msg):
     if not ok:
         failures.append(msg)
     return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(url, method="GET", data=None, timeout=15):
@@ -116,44 +107,33 @@ class Prom:
         return self.api("alerts")["alerts"]
 
 
-def listening(log_path):
-    """(port, admin_port) from the service's start-up line ("message": "listening"). A
-    binary without the admin listener serves /metrics on its one port."""
-    try:
-        lines = Path(log_path).read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and rec.get("message") == "listening" and "port" in rec:
-            return int(rec["port"]), int(rec.get("admin_port", rec["port"]))
-    return None
-
-
 def start_hello(name, workdir, extra_env):
-    """Starts the real binary with PORT=0 ADMIN_PORT=0 (the kernel picks both) and reads
-    the bound ports from its start-up line. Returns (process, port, admin_port)."""
-    tmp = tempfile.mkdtemp(prefix=f"{name}-tmp-", dir=workdir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_"))}
+    """The real binary through scripts/lib/hello_proc.py (kernel-picked ports, private
+    TMPDIR, ready on /readyz), fault injection on, a small scratch quota, extra_env on
+    top. Returns (Hello, port, admin_port); the ports are None if it did not start."""
     # hello=info: the "listening" line; everything else at warn.
-    env.update({"PORT": "0", "ADMIN_PORT": "0", "FAULT_INJECTION": "true", "TMPDIR": tmp,
-                "RUST_LOG": "warn,hello=info",
-                "SCRATCH_QUOTA_BYTES": str(1 << 20), "SHUTDOWN_DRAIN_SECONDS": "0"})
-    env.update(extra_env)
-    log_path = Path(workdir) / f"{name}.log"
-    out = open(log_path, "wb")
-    p = subprocess.Popen([os.environ["HELLO_BIN"]], env=env, stdout=out, stderr=subprocess.STDOUT)
-    ports = wait_for(name, lambda: listening(log_path), 20, 0.1)
-    if not ports:
-        check(False, f"{name}: no 'listening' line with its ports in {log_path}")
-        return p, None, None
-    port, admin = ports
-    ok = wait_for(name, lambda: http(f"http://127.0.0.1:{admin}/readyz", timeout=2)[0] == 200, 20)
-    check(bool(ok), f"{name}: hello listening on 127.0.0.1:{port}, admin (/readyz, /metrics) on {admin}, ready")
-    return p, port, admin
+    h = Hello(name, workdir, {"FAULT_INJECTION": "true", "RUST_LOG": "warn,hello=info",
+                              "SCRATCH_QUOTA_BYTES": str(1 << 20), **extra_env})
+    try:
+        h.start()
+    except StartError as e:
+        check(False, f"{name}: {e}")
+        return h, None, None
+    check(True, f"{name}: hello listening on 127.0.0.1:{h.port}, admin (/readyz, /metrics) on {h.admin_port}, ready")
+    return h, h.port, h.admin_port
+
+
+def stop(procs):
+    """Stops what was started, last first: hello (Hello) and Prometheus (Popen)."""
+    for p in reversed(procs):
+        if isinstance(p, Hello):
+            p.stop(timeout=10)
+            continue
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 class Traffic:
@@ -341,13 +321,7 @@ def main(workdir, rules, fast_rules, sm_file, dash_dir):
                         check(any(label in s for s in vals), f"{dash['uid']}: variable ${v['name']} has values ({label} from {sel})")
             log(f"dashboard queries proven live: {len(live)}; parsed only (listed): {len(parsed_only)}")
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
     log(f"live proof took {time.time() - t0:.0f} s")
     if failures:
         log(f"{len(failures)} live check(s) failed; logs in {workdir}")
