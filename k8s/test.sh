@@ -10,6 +10,8 @@
 set -uo pipefail
 # shellcheck source=../scripts/env.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/../scripts/env.sh"
+# shellcheck source=../scripts/lib/checks.sh source-path=SCRIPTDIR
+source "$HELLO_ROOT/scripts/lib/checks.sh"
 cd "$HELLO_ROOT" || exit 1
 HERE=k8s
 # Kubernetes minor versions the rendered overlays must validate against
@@ -21,54 +23,20 @@ K8S_VERSIONS=(1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
 CRD_KINDS_ELSEWHERE='ServiceMonitor|PodMonitor|PrometheusRule|Issuer'
 # Every component rendered on top of every overlay, and all of them at once on prod.
 COMPONENTS=(otlp kafka-sink tls-existing-secret)
-CATATONIT_VERSION=0.1.7-1+b2 # Debian 12; podman builds its pod infra image from it
 
-failures=0
-ok() { echo "  ok    $*"; }
-fail() {
-  echo "  FAIL  $*"
-  failures=$((failures + 1))
-}
-check() { # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
-}
-result() { # cond; result "description"  (reports the previous command's status)
-  local rc=$?
-  if [ "$rc" -eq 0 ]; then ok "$1"; else fail "$1"; fi
-}
 work=$(mktemp -d)
 play="$work/dev-play.yaml"
 cleanup() {
-  if [ -f "$play" ]; then hello_podman kube down "$play" >/dev/null 2>&1 || true; fi
+  if [ -f "$play" ]; then hello_kube_down "$play" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-indent() { sed 's/^/        /'; }
 
 echo "-- image (built first: its input check compares the binary with the tree as it is now)"
-# podman needs catatonit to build its pod infra image; Debian's podman only
-# recommends it. Installed once into .tools/catatonit (pinned), not system-wide.
-install_catatonit() { # into $1, from the Debian archive (apt lists refreshed only if needed)
-  (
-    cd "$work" || exit 1
-    apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
-      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }
-  ) || return 1
-  dpkg-deb -x "$work"/catatonit_*.deb "$1"
+hello_ensure_catatonit || { # podman builds its pod infra image from it
+  fail "install catatonit"
+  exit 1
 }
-if ! command -v catatonit >/dev/null 2>&1; then
-  cdir="$HELLO_ROOT/.tools/catatonit"
-  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
-    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
-    if ! install_catatonit "$cdir"; then
-      fail "install catatonit"
-      exit 1
-    fi
-  fi
-  export PATH="$cdir/usr/bin:$PATH"
-fi
 ./scripts/build-image.sh || {
   fail "scripts/build-image.sh"
   exit 1
@@ -197,15 +165,12 @@ for o in dev prod; do
 done
 
 echo "-- podman kube play (dev overlay, image built from this tree)"
-port=$(hello_free_port)
-admin_port=$(hello_free_port)
-while [ "$admin_port" = "$port" ]; do admin_port=$(hello_free_port); done
+{ read -r port && read -r admin_port; } < <(hello_free_ports 2)
 base="http://127.0.0.1:$port"
 admin="http://127.0.0.1:$admin_port"
-python3 "$HERE/tests/kubeplay_patch.py" "$work/dev.yaml" "$play" "$HELLO_IMAGE" "$port" "$admin_port"
+hello_kube_patch "$work/dev.yaml" "$play" "$port" "$admin_port"
 result "patch for podman changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
-hello_podman kube down "$play" >/dev/null 2>&1 # leftovers of an interrupted run
-if ! hello_podman kube play "$play" >"$work/play.txt" 2>&1; then
+if ! hello_kube_play "$play" "$work/play.txt"; then
   fail "podman kube play"
   cat "$work/play.txt"
   exit 1
@@ -214,17 +179,9 @@ ok "podman kube play"
 pod=$(hello_podman pod ps --format '{{.Name}}' --filter name=hello)
 ctr=$(hello_podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$' | head -1)
 echo "        pod $pod, container $ctr"
-code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$1"; }
-ready=0
-for _ in $(seq 1 100); do
-  if [ "$(code "$admin/readyz")" = 200 ]; then
-    ready=1
-    break
-  fi
-  sleep 0.2
-done
+code() { hello_http_code "$@"; }
 # The probes' port is the manifests' port `admin` (ADMIN_PORT); the public port serves the API only.
-check "/readyz 200 on the admin port (ADMIN_PORT)" test "$ready" = 1
+check "/readyz 200 on the admin port (ADMIN_PORT)" hello_wait_status "$admin/readyz" 200 100
 check "/healthz 200 on the admin port" test "$(code "$admin/healthz")" = 200
 curl -s -m 2 "$admin/metrics" | grep -q '^hello_build_info{'
 result "/metrics on the admin port serves the exposition (hello_build_info)"
@@ -253,13 +210,8 @@ c=$(curl -s -m 2 -o /dev/null -w '%{http_code}' -X PUT --data-binary kube-play-p
 result "a write to /tmp through PUT /v1/scratch succeeds ($c) and reads back"
 grep -rlqx kube-play-probe "/proc/$pid/root/tmp"
 result "the scratch file is on the /tmp emptyDir volume"
-hello_podman kube down "$play" >/dev/null 2>&1
+hello_kube_down "$play"
 [ -z "$(hello_podman pod ps -q --filter "name=$pod")" ] && [ -z "$(hello_podman ps -aq --filter "pod=$pod")" ]
 result "podman kube down removed the pod and its containers"
 
-echo
-if [ "$failures" -gt 0 ]; then
-  echo "k8s suite: $failures check(s) FAILED"
-  exit 1
-fi
-echo "k8s suite: all checks passed"
+summary k8s
