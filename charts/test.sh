@@ -10,46 +10,24 @@
 set -uo pipefail
 # shellcheck source=../scripts/env.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/../scripts/env.sh"
+# shellcheck source=../scripts/lib/checks.sh source-path=SCRIPTDIR
+source "$HELLO_ROOT/scripts/lib/checks.sh"
 cd "$HELLO_ROOT" || exit 1
-# Read from k8s/test.sh, so both suites validate against the same Kubernetes versions and
-# podman gets the same catatonit.
+# Read from k8s/test.sh, so both suites validate against the same Kubernetes versions.
 read -r -a K8S_VERSIONS <<<"$(sed -n 's/^K8S_VERSIONS=(\(.*\))$/\1/p' k8s/test.sh)"
-CATATONIT_VERSION=$(sed -n 's/^CATATONIT_VERSION=\([^ ]*\).*/\1/p' k8s/test.sh)
 # Custom resources without a bundled Kubernetes schema: prometheus-operator kinds are
 # checked against observability/schemas/crds below; cert-manager's Issuer has none here.
 CRD_KINDS='ServiceMonitor|PrometheusRule|Issuer'
 # Variant -> the k8s/components it corresponds to, for k8s/tests/deploy_checks.py.
 declare -A DEPLOY_COMPONENTS=([default]="" [kafka-on]="kafka-sink" [otlp-on]="otlp" [tls-own-secret]="tls-existing-secret")
 
-failures=0
-ok() { echo "  ok    $*"; }
-fail() {
-  echo "  FAIL  $*"
-  failures=$((failures + 1))
-}
-result() { # cond; result "description"  (reports the previous command's status)
-  local rc=$?
-  if [ "$rc" -eq 0 ]; then ok "$1"; else fail "$1"; fi
-}
-steps() { # steps COMMAND...: run a multi-check step, count its FAIL lines
-  local out
-  out=$("$@" 2>&1)
-  local rc=$?
-  echo "$out"
-  if [ "$rc" -ne 0 ]; then
-    local n
-    n=$(grep -c '^ *FAIL' <<<"$out")
-    failures=$((failures + (n > 0 ? n : 1)))
-  fi
-}
 work=$(mktemp -d)
 play="$work/play.yaml"
 cleanup() {
-  if [ -f "$play" ]; then hello_podman kube down "$play" >/dev/null 2>&1 || true; fi
+  if [ -f "$play" ]; then hello_kube_down "$play" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-indent() { sed 's/^/        /'; }
 PY="$HELLO_ROOT/.tools/py/bin/python"
 if ! "$PY" -c 'import helm_python' 2>/dev/null; then
   fail "helm-python-sdk not installed in .tools/py (run scripts/install-tools.sh)"
@@ -139,19 +117,10 @@ for v in "${!DEPLOY_COMPONENTS[@]}"; do
 done
 
 echo "-- podman kube play (the default render's Deployment + ConfigMap, image built from this tree)"
-if ! command -v catatonit >/dev/null 2>&1; then # podman builds its pod infra image from it
-  cdir="$HELLO_ROOT/.tools/catatonit"
-  if [ ! -x "$cdir/usr/bin/catatonit" ]; then
-    echo "        installing catatonit $CATATONIT_VERSION into .tools/catatonit"
-    (cd "$work" && { apt-get download -qq "catatonit=$CATATONIT_VERSION" 2>/dev/null ||
-      { apt-get update -qq && apt-get download -qq "catatonit=$CATATONIT_VERSION"; }; } &&
-      dpkg-deb -x "$work"/catatonit_*.deb "$cdir") || {
-      fail "install catatonit"
-      exit 1
-    }
-  fi
-  export PATH="$cdir/usr/bin:$PATH"
-fi
+hello_ensure_catatonit || { # podman builds its pod infra image from it
+  fail "install catatonit"
+  exit 1
+}
 if ! hello_podman image exists "$HELLO_IMAGE"; then
   [ -x "$HELLO_BIN" ] || ./scripts/build-static.sh || {
     fail "scripts/build-static.sh"
@@ -172,30 +141,19 @@ names = {e["valueFrom"]["configMapKeyRef"]["name"] for e in cm if "configMapKeyR
 keep = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in names] + [dep]
 yaml.safe_dump_all(keep, open(sys.argv[2], "w"), sort_keys=False)
 EOF
-port=$(hello_free_port)
-admin_port=$(hello_free_port)
-while [ "$admin_port" = "$port" ]; do admin_port=$(hello_free_port); done
+{ read -r port && read -r admin_port; } < <(hello_free_ports 2)
 base="http://127.0.0.1:$port"
 admin="http://127.0.0.1:$admin_port"
-python3 k8s/tests/kubeplay_patch.py "$work/smoke.yaml" "$play" "$HELLO_IMAGE" "$port" "$admin_port"
+hello_kube_patch "$work/smoke.yaml" "$play" "$port" "$admin_port"
 result "k8s/tests/kubeplay_patch.py changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
-hello_podman kube down "$play" >/dev/null 2>&1 # leftovers of an interrupted run
-if ! hello_podman kube play "$play" >"$work/play.txt" 2>&1; then
+if ! hello_kube_play "$play" "$work/play.txt"; then
   fail "podman kube play"
   cat "$work/play.txt"
   exit 1
 fi
 ok "podman kube play"
-code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$1"; }
-ready=0
-for _ in $(seq 1 100); do
-  if [ "$(code "$admin/readyz")" = 200 ]; then
-    ready=1
-    break
-  fi
-  sleep 0.2
-done
-[ "$ready" = 1 ]
+code() { hello_http_code "$@"; }
+hello_wait_status "$admin/readyz" 200 100
 result "/readyz 200 on the admin port"
 [ "$(code "$admin/healthz")" = 200 ]
 result "/healthz 200 on the admin port"
@@ -212,13 +170,8 @@ print(f"        values.yaml messages {sorted(want)}, answers {sorted(got)}")
 sys.exit(0 if got == want else 1)
 EOF
 result "/ on the public port answers with the chart's messages (values.yaml -> ConfigMap -> MESSAGES)"
-hello_podman kube down "$play" >/dev/null 2>&1
+hello_kube_down "$play"
 [ -z "$(hello_podman pod ps -q --filter name=hello)" ]
 result "podman kube down removed the pod"
 
-echo
-if [ "$failures" -gt 0 ]; then
-  echo "charts suite: $failures check(s) FAILED"
-  exit 1
-fi
-echo "charts suite: all checks passed"
+summary charts
