@@ -32,8 +32,14 @@ command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh";
 command -v taskset >/dev/null || { echo "taskset missing (util-linux)"; exit 1; }
 
 ./scripts/build-static.sh >/dev/null
-./scripts/build-static.sh --features bench-baseline --bin hello-baseline >/dev/null
-BASELINE_BIN="$(dirname "$HELLO_BIN")/hello-baseline"
+# The baseline as a user builds a bare axum service: cargo's default release
+# profile (opt-level 3, no LTO, 16 codegen units), not hello's size-tuned one.
+BASELINE_TARGET="$HELLO_ROOT/target/bench-baseline"
+CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=none \
+CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR="$BASELINE_TARGET" \
+  cargo build --release --locked --features bench-baseline --bin hello-baseline >/dev/null 2>&1
+BASELINE_BIN="$BASELINE_TARGET/release/hello-baseline"
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -161,9 +167,12 @@ for round in $(seq 1 "$ROUNDS"); do
     p99=$(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")
     errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
     cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
+    # Share of its pinned core the server used: near 100 % means the server,
+    # not the load generator, set the rate.
+    core=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$DURATION" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
     kafka_eps=$(awk -v a="$k0" -v b="$k1" -v d="$DURATION" 'BEGIN { printf "%.0f", (b - a) / d }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" "$kafka_eps" >>"$results"
-    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, RSS ${rss} KiB, Kafka ${kafka_eps} events/s ${errs}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" "$kafka_eps" "$core" >>"$results"
+    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, server core ${core} %, RSS ${rss} KiB, Kafka ${kafka_eps} events/s ${errs}"
   done
 done
 
@@ -176,16 +185,19 @@ variants, rounds, duration, conns, mode = sys.argv[2].split(), sys.argv[3], sys.
 med = {}
 for v in variants:
     r = [x for x in rows if x[0] == v]
-    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 8)]
+    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 9)]
 base = med.get("baseline")
 print(f"Medians of {rounds} rounds × {duration} s, {conns} connections, {mode}, server on CPU 0, wrk on CPU 1 ({platform.node()}).\n")
-print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | RSS after load MiB | Kafka events/s | req/s vs baseline | CPU/req vs baseline |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | server core % | RSS after load MiB | Kafka events/s | req/s vs baseline | CPU/req vs baseline |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for v in variants:
-    rps, p50, p99, cpu, rss, keps = med[v]
+    rps, p50, p99, cpu, rss, keps, core = med[v]
     ratio = f"{rps / base[0]:.2f}×" if base else "-"
     cratio = f"{cpu / base[3]:.2f}×" if base else "-"
-    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {cratio} |")
+    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {core:.0f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {cratio} |")
+unsaturated = [v for v in variants if med[v][6] < 90]
+if unsaturated:
+    print(f"\nNot saturated (server core below 90 %: the load generator or the machine set the rate, req/s ratios are not capacity): {', '.join(unsaturated)}")
 if "hello" in med:
     h = med["hello"]
     print("\n| variant vs hello (Kafka and OTLP off) | req/s | p99 | RSS |")
