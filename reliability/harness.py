@@ -1305,7 +1305,12 @@ def oversized_put(args):
             check(outcomes == {413: n}, f"all {n} clients read a 413 (0 BrokenPipe / ConnectionReset)",
                   str(outcomes))
             check(bad_body == 0, "every 413 has the JSON error body", str(bad_body))
-            logged = sum(1 for v in access_lines(t) if v.get("http.response.status_code") == 413)
+            # Log lines reach stdout in batches from the writer thread: wait for them.
+            def logged_413():
+                return sum(1 for v in access_lines(t) if v.get("http.response.status_code") == 413)
+            wait_until(lambda: logged_413() >= n, 3)
+            time.sleep(0.2)   # a surplus line, if one were written, has arrived too
+            logged = logged_413()
             check(logged == n, "one access line per 413", str(logged))
             check(http_get(t.port, "/")[0] == 200, "still serving")
         finally:
