@@ -14,7 +14,8 @@ request to the listener that serves it, scrapes /metrics on the admin port, and 
   - an http_route value is in no route class, or a route class's route never appears;
   - the latency SLO's threshold is not a bucket boundary of the request histogram;
   - any rule expression or dashboard query (variables included) names a metric that the
-    binary does not export, no recording rule records and `external` does not list;
+    binary does not export, no recording rule records and neither `external` nor
+    `fluentd.metrics` lists (fluentd/test.sh checks those against the fluentd config);
   - the ServiceMonitor does not produce the contract's job in the contract's namespace.
 """
 import json
@@ -166,6 +167,9 @@ def main(contract_file, rules_file, dash_dir, sm_file, workdir):
     rules = yaml.safe_load(Path(rules_file).read_text())
     recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
     external = {n: src for src, names in contract["external"].items() for n in names}
+    # fluentd's metrics: declared in the contract, checked against the fluentd config by
+    # fluentd/test.sh (fluentd cannot run here).
+    external.update({m["name"]: "fluentd" for m in contract["fluentd"]["metrics"].values()})
     queries = [(f"rule {r.get('alert') or r.get('record')}", r["expr"]) for g in rules["groups"] for r in g["rules"]]
     queries += [(f"dashboard {q['dashboard']} / {q['panel']} / {q['refId']}", q["expr"]) for q in dashboards.queries(dash_dir)]
     for path, dash in dashboards.load(dash_dir).items():
@@ -174,7 +178,7 @@ def main(contract_file, rules_file, dash_dir, sm_file, workdir):
             if v["type"] == "query" and isinstance(q, dict):
                 selector = re.fullmatch(r"label_values\((.*),\s*\w+\)", q["query"]).group(1)
                 queries.append((f"dashboard {dash['uid']} variable ${v['name']}", dashboards.subst(selector)))
-    used = {"hello": set(), "recorded": set(), **{src: set() for src in contract["external"]}}
+    used = {"hello": set(), "recorded": set(), **{src: set() for src in dict.fromkeys(external.values())}}
     for where, expr in queries:
         for n in metric_names(expr):
             if n in exported_samples:
@@ -185,7 +189,7 @@ def main(contract_file, rules_file, dash_dir, sm_file, workdir):
                 used[external[n]].add(n)
             else:
                 errors.append(f"{where}: names {n}, which the binary does not export, no rule records "
-                              "and the contract's `external` does not list")
+                              "and the contract's `external` and `fluentd.metrics` do not list")
     print(f"  {len(queries)} rule expressions and dashboard queries name "
           + ", ".join(f"{len(v)} {k}" for k, v in used.items()) + " metrics")
     both = sorted(set(external) & exported_samples)

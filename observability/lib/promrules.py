@@ -17,8 +17,9 @@
       must stay silent (exp_alerts empty).
   render-tests CONTRACT_JSON OUT_DIR TEST_FILE...
       Write each promtool test file to OUT_DIR with ${job}, ${namespace}, ${workload} and
-      ${runbook} replaced by the contract's values (observability/mixin/contract.jsonnet), so
-      the hand-written tests follow the same definition the rules are generated from.
+      ${runbook} (and, for fluentd's tests, ${fluentd_namespace}, ${fluentd_pod_prefix} and
+      ${fluentd_runbook}) replaced by the contract's values (observability/mixin/contract.jsonnet),
+      so the hand-written tests follow the same definition the rules are generated from.
       Fails on any other ${...} token, and on a contract value written out literally in a
       selector or runbook_url (it would not follow a change of the contract).
   fast-variant RULES_FILE ALERT FOR OUT_FILE
@@ -149,19 +150,25 @@ def coverage(rules_file, tests):
 def render_tests(contract_file, out_dir, *tests):
     import json
     c = json.loads(Path(contract_file).read_text())
+    f = c["fluentd"]
     values = {"job": c["job"], "namespace": c["namespace"], "workload": c["workload"],
-              "runbook": f"{c['runbookBase']}/{c['runbookPath']}"}
-    literal = [f'job="{c["job"]}"', f'namespace="{c["namespace"]}"', c["runbookBase"]]
-    errors = []
+              "runbook": f"{c['runbookBase']}/{c['runbookPath']}",
+              "fluentd_namespace": f["namespace"], "fluentd_pod_prefix": f["podPrefix"],
+              "fluentd_runbook": f"{c['runbookBase']}/{f['runbookPath']}"}
+    literal = [f'job="{c["job"]}"', f'namespace="{c["namespace"]}"', c["runbookBase"],
+               f'namespace="{f["namespace"]}"', f'pod="{f["podPrefix"]}']
+    errors, used = [], set()
     for t in tests:
         text = Path(t).read_text()
-        errors += [f"{t}: unknown token ${{{n}}}" for n in sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))]
+        tokens = set(re.findall(r"\$\{(\w+)\}", text))
+        used |= tokens
+        errors += [f"{t}: unknown token ${{{n}}}" for n in sorted(tokens - set(values))]
         errors += [f"{t}: writes {lit} literally; use the ${{...}} token" for lit in literal if lit in text]
         for k, v in values.items():
             text = text.replace("${" + k + "}", v)
         yaml.safe_load(text)
         (Path(out_dir) / Path(t).name).write_text(text)
-    print(f"  {len(tests)} test files rendered with " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    print(f"  {len(tests)} test files rendered with " + ", ".join(f"{k}={v}" for k, v in values.items() if k in used))
     return errors
 
 

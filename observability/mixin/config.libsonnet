@@ -1,5 +1,6 @@
 // The operational contract of hello, declared once: metric names and labels, route
-// classes, the SLOs, the scrape job, the runbook location and the alert thresholds.
+// classes, the SLOs, the scrape job, the runbook location and the alert thresholds; and
+// the same facts for the collector and the fluentd log pipeline around it.
 // The rules, alerts and dashboards (rules/, dashboards/) are functions of `_config`;
 // generate.py writes them to the paths kustomize ships, and observability/test.sh
 // checks the binary against this file. Nothing else spells these values.
@@ -128,7 +129,40 @@
     // ---- the OpenTelemetry Collector gateway (otel-collector/)
     collector: { job: 'otel-collector', namespace: 'observability' },
 
-    // ---- metrics queried here that other programs export (cannot be scraped here).
+    // ---- the fluentd log pipeline (fluentd/): forwarder DaemonSet and aggregator StatefulSet,
+    // scraped by fluentd/base's PodMonitor and ServiceMonitor. Its alerts (rules/fluentd) and
+    // the telemetry dashboard's fluentd panels read these; fluentd/test.sh checks the
+    // rendered fluentd manifests and config against them.
+    fluentd: {
+      namespace: 'logging',
+      // Pods fluentd-forwarder-<hash> and fluentd-aggregator-<n>: the names start with this.
+      podPrefix: 'fluentd-',
+      // runbook_url of the fluentd alerts: runbookBase/<runbookPath>#<alert>.
+      runbookPath: 'fluentd/RUNBOOK.md',
+      // The fluentd metrics queried here. `source`: the fluent-plugin-prometheus input @type
+      // that exports the family (fluentd/plugin-metrics.txt lists each type's families), or
+      // 'config' for a <metric> the fluentd config declares itself. fluentd/test.sh fails
+      // when the rendered config does not export one of them, when a config <metric> is
+      // missing here, and when a query names a fluentd metric not listed here.
+      metrics: {
+        outputErrors: { name: 'fluentd_output_status_num_errors', source: 'prometheus_output_monitor' },
+        outputRetryWait: { name: 'fluentd_output_status_retry_wait', source: 'prometheus_output_monitor' },
+        outputRetryCount: { name: 'fluentd_output_status_retry_count', source: 'prometheus_output_monitor' },
+        bufferBytes: { name: 'fluentd_output_status_buffer_total_bytes', source: 'prometheus_output_monitor' },
+        bufferQueueLength: { name: 'fluentd_output_status_buffer_queue_length', source: 'prometheus_output_monitor' },
+        recordsIn: { name: 'fluentd_input_status_num_records_total', source: 'config' },
+        recordsCriTime: { name: 'fluentd_records_cri_time_total', source: 'config' },
+      },
+      thresholds: {
+        retryStuckSeconds: 600,  // fluentd_output_status_retry_wait: a retry sequence this long pages
+        bufferBytes: 536870912,  // 512 MiB buffered and still growing: a ticket
+      },
+    },
+    fluentdSelector:: 'namespace="%s", pod=~"%s.*"' % [self.fluentd.namespace, self.fluentd.podPrefix],
+    fluentdRunbook(anchor):: '%s/%s#%s' % [self.runbookBase, self.fluentd.runbookPath, anchor],
+
+    // ---- metrics queried here that other programs export (cannot be scraped here); fluentd's
+    // are declared under `fluentd.metrics` above.
     external: {
       prometheus: ['up'],
       'kube-state-metrics': [
@@ -142,12 +176,6 @@
         'kube_pod_container_status_waiting_reason',
       ],
       cadvisor: ['container_memory_working_set_bytes'],
-      fluentd: [
-        'fluentd_output_status_buffer_queue_length',
-        'fluentd_output_status_buffer_total_bytes',
-        'fluentd_output_status_num_errors',
-        'fluentd_output_status_retry_count',
-      ],
       'otel-collector': [
         'otelcol_exporter_queue_capacity',
         'otelcol_exporter_queue_size',

@@ -4,6 +4,10 @@
   generate.py            regenerate every file in place (then commit them)
   generate.py --check    exit 1, with a diff, if any committed file differs from what the
                          mixin generates now (observability/test.sh runs this)
+  generate.py --check --only fluentd/ [--root DIR]
+                         the same for the generated files whose path starts with fluentd/
+                         (fluentd/test.sh runs this), compared with the files under DIR
+                         instead of the repository (the suites' negative controls)
   generate.py --out DIR  write the files under DIR instead of the repository
   generate.py --out DIR --override '{job: "web"}'
                          the same with _config fields overridden (jsonnet code)
@@ -103,10 +107,16 @@ def render(override="{}"):
 
 def main(argv):
     files = render(argv[argv.index("--override") + 1] if "--override" in argv else "{}")
+    if "--only" in argv:
+        prefix = argv[argv.index("--only") + 1]
+        files = {p: t for p, t in files.items() if p.startswith(prefix)}
+        if not files:
+            raise SystemExit(f"--only {prefix}: the mixin generates no such file")
     if "--check" in argv:
+        root = Path(argv[argv.index("--root") + 1]) if "--root" in argv else ROOT
         stale = []
         for path, text in sorted(files.items()):
-            p = ROOT / path
+            p = root / path
             old = p.read_text() if p.exists() else ""
             if old != text:
                 stale.append(path)

@@ -5,6 +5,12 @@
   // significant digits (0.014400000000000001).
   num(x):: '%g' % x,
 
+  // Seconds in words, for alert text: 600 -> "10 minutes", 45 -> "45 seconds".
+  duration(s)::
+    local n = if s % 60 == 0 then s / 60 else s;
+    local unit = if s % 60 == 0 then 'minute' else 'second';
+    '%d %s%s' % [n, unit, if n == 1 then '' else 's'],
+
   // Seconds in a Prometheus duration ("5m", "1d"), for ordering windows.
   seconds(d)::
     local unit = d[std.length(d) - 1];

@@ -1,5 +1,6 @@
 // hello's monitoring mixin: the contract (config.libsonnet) and everything generated from
-// it. Importable by a kube-prometheus style setup:
+// it (hello's rules and dashboards, the collector's and fluentd's alerts). Importable by a
+// kube-prometheus style setup:
 //   (import 'mixin.libsonnet') + { _config+:: { runbookBase: '...' } }
 (import 'config.libsonnet') + {
   local c = self._config,
@@ -11,6 +12,7 @@
     'hello-telemetry': (import 'rules/hello-telemetry.libsonnet')(c),
     'hello-workload': (import 'rules/hello-workload.libsonnet')(c),
     'otel-collector': (import 'rules/otel-collector.libsonnet')(c),
+    fluentd: (import 'rules/fluentd.libsonnet')(c),
   },
   // Grafana dashboards by uid.
   grafanaDashboards:: {

@@ -6,7 +6,8 @@ function(c)
   local nsJob = 'namespace="$namespace", %s' % c.jobSelector;
   local kafka = '%s, sink="kafka"' % sel;
   local runbook(title, anchor) = g.link(title, c.runbook(anchor));
-  local fluentd(metric) = 'sum by (pod, plugin_id) (%s{namespace="$logging_namespace"})' % metric;
+  local fm = c.fluentd.metrics;
+  local fluentd(metric) = 'sum by (pod, plugin_id) (%s{namespace="$logging_namespace"})' % metric.name;
 
   g.dashboard(
     'hello-telemetry',
@@ -24,10 +25,10 @@ function(c)
         name: 'logging_namespace',
         label: 'fluentd namespace',
         type: 'custom',
-        query: 'logging',
-        current: { text: 'logging', value: 'logging' },
+        query: c.fluentd.namespace,
+        current: { text: c.fluentd.namespace, value: c.fluentd.namespace },
         hide: 0,
-        options: [{ text: 'logging', value: 'logging', selected: true }],
+        options: [{ text: c.fluentd.namespace, value: c.fluentd.namespace, selected: true }],
         includeAll: false,
         multi: false,
       },
@@ -55,16 +56,16 @@ function(c)
 
       g.row(8, "fluentd (shown when fluentd's Prometheus metrics are scraped)", 26),
       g.timeseries(9, 'fluentd buffer queue length', [8, 12, 0, 27], g.targets([
-        [fluentd('fluentd_output_status_buffer_queue_length'), '{{pod}} {{plugin_id}}'],
+        [fluentd(fm.bufferQueueLength), '{{pod}} {{plugin_id}}'],
       ]), 'short'),
       g.timeseries(10, 'fluentd buffer size', [8, 12, 12, 27], g.targets([
-        [fluentd('fluentd_output_status_buffer_total_bytes'), '{{pod}} {{plugin_id}}'],
+        [fluentd(fm.bufferBytes), '{{pod}} {{plugin_id}}'],
       ]), 'bytes'),
       g.timeseries(11, 'fluentd retries', [8, 12, 0, 35], g.targets([
-        [fluentd('fluentd_output_status_retry_count'), '{{pod}} {{plugin_id}}'],
+        [fluentd(fm.outputRetryCount), '{{pod}} {{plugin_id}}'],
       ]), 'short'),
       g.timeseries(12, 'fluentd output errors', [8, 12, 12, 35], g.targets([
-        ['sum by (pod, plugin_id) (rate(fluentd_output_status_num_errors{namespace="$logging_namespace"}[$__rate_interval]))', '{{pod}} {{plugin_id}}'],
+        ['sum by (pod, plugin_id) (rate(%s{namespace="$logging_namespace"}[$__rate_interval]))' % fm.outputErrors.name, '{{pod}} {{plugin_id}}'],
       ]), 'cps'),
     ],
   )
