@@ -1,34 +1,24 @@
 //! The router and its layers, built once and shared by production and tests.
 //!
-//! Layers, outermost first (each route and the fallback get them, so the
-//! telemetry layer knows the matched route and sees every final status):
-//! edge (telemetry, header-size limit, JSON error bodies) → overload/timeout
-//! errors → load shedding → global concurrency limit → request timeout →
-//! panic guard → body size limit → handler. The probes and `/metrics` are a
-//! separate router for the admin listener, with the edge layer and the panic
-//! guard but without shedding, concurrency limit and timeout.
+//! Every route and the fallback run under one layer, [`crate::edge`], from
+//! inside the router, so the telemetry knows the matched route and sees every
+//! final status: telemetry (span, metrics, access line, header-size limit,
+//! JSON error bodies) → load shedding at the global concurrency limit →
+//! request time budget → panic guard → body size limit → handler. The probes
+//! and `/metrics` are a separate router for the admin listener, with the
+//! telemetry and the panic guard but without shedding and the time budget.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware;
-use axum::response::Response;
-use axum::{Extension, Router};
-use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
-use tower::timeout::TimeoutLayer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
+use axum::Router;
 
 use crate::config::Config;
-use crate::error::json_error;
+use crate::edge::{EdgeLayer, Guards};
 use crate::routes::{self, AppState};
 use crate::scratch::ScratchStore;
 use crate::shutdown::Readiness;
-use crate::telemetry::http::{BodyProgress, HttpTelemetry, observe};
+use crate::telemetry::http::HttpTelemetry;
 use crate::telemetry::metrics::MetricsRenderer;
 
 /// The limits the listener and the shutdown sequence need.
@@ -69,41 +59,19 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
         config.server.max_header_bytes,
         Arc::clone(&readiness),
     ));
-    let panic_guard = || {
-        CatchPanicLayer::custom(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
-    };
-
     // Probes and /metrics are exempt from shedding and timeouts: overload
     // must show up as 503s on traffic, not as failed liveness probes that
     // make Kubernetes restart a busy pod.
     let admin = routes::admin()
-        .layer(
-            ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(
-                    Arc::clone(&telemetry),
-                    observe,
-                ))
-                .layer(panic_guard()),
-        )
+        .layer(EdgeLayer::unguarded(Arc::clone(&telemetry)))
         .with_state(state.clone());
+    let guards = Guards::new(
+        config.server.max_concurrent_requests,
+        config.server.request_timeout,
+        usize::try_from(config.scratch.max_bytes).unwrap_or(usize::MAX),
+    );
     let router = routes::api(config.fault_injection)
-        .layer(
-            ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(
-                    Arc::clone(&telemetry),
-                    observe,
-                ))
-                .layer(HandleErrorLayer::new(layer_error))
-                .layer(LoadShedLayer::new())
-                .layer(GlobalConcurrencyLimitLayer::new(
-                    config.server.max_concurrent_requests,
-                ))
-                .layer(TimeoutLayer::new(config.server.request_timeout))
-                .layer(panic_guard())
-                .layer(RequestBodyLimitLayer::new(
-                    usize::try_from(config.scratch.max_bytes).unwrap_or(usize::MAX),
-                )),
-        )
+        .layer(EdgeLayer::guarded(Arc::clone(&telemetry), guards))
         .with_state(state);
     App {
         router,
@@ -117,33 +85,5 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
             shutdown_drain: config.server.shutdown_drain,
         },
         telemetry,
-    }
-}
-
-/// Errors raised by tower layers become responses: shed load is 503 with a
-/// hint to retry. A request over its time budget is 408 when the service was
-/// still waiting for the client's body (the client was too slow), else 503:
-/// the service itself ran out of time.
-async fn layer_error(body: Option<Extension<BodyProgress>>, err: tower::BoxError) -> Response {
-    if err.is::<tower::load_shed::error::Overloaded>() {
-        let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later");
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        res
-    } else if err.is::<tower::timeout::error::Elapsed>() {
-        if body.is_some_and(|Extension(b)| b.waiting_for_client()) {
-            json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "request body not received in time",
-            )
-        } else {
-            json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "request exceeded its time budget",
-            )
-        }
-    } else {
-        tracing::error!(error = %err, "unhandled layer error");
-        json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }

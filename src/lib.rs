@@ -10,6 +10,7 @@ pub mod app;
 pub mod application;
 pub mod build_info;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod healthcheck;
 pub mod routes;

@@ -9,6 +9,7 @@
 //! status of everything below it: handlers, panics turned into 500s,
 //! timeouts, load shedding.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -138,11 +138,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn observe(
-    State(tel): State<Arc<HttpTelemetry>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// The request's telemetry around `run` (the guards and the route, see
+/// `crate::edge`): its span, in-flight gauge, duration histogram and access
+/// line; the header-size limit (431); the JSON body of every error status;
+/// `Connection: close` while draining.
+pub async fn observe<F, Fut>(tel: &HttpTelemetry, mut req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let start = Instant::now();
     let method = method_index(req.method());
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -210,7 +214,7 @@ pub async fn observe(
             "request header fields too large",
         )
     } else {
-        ensure_json_errors(next.run(req).instrument(span.clone()).await)
+        ensure_json_errors(run(req).instrument(span.clone()).await)
     };
 
     if tel.readiness.is_draining() {
