@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared by bench/run.sh and reliability/long.sh: which process serves a port.
+# Shared by bench/run.sh, reliability/long.sh and reliability/test.sh: which
+# process serves a port, and where the mock Kafka cluster program is.
 
 # pid_listening_on PORT BIN: the pid of the process running BIN that owns the
 # listening socket on PORT. Found by the socket, not by the newest process of
@@ -19,4 +20,19 @@ pid_listening_on() {
     done
   done
   return 1
+}
+
+# mock_kafka_bin: prints the path of the mock Kafka cluster program
+# (examples/mock_kafka.rs, a debug build in cargo's target directory:
+# $CARGO_TARGET_DIR, else what `cargo metadata` says). scripts/test-rust.sh
+# builds it with the tests; it is built here only when missing.
+mock_kafka_bin() {
+  local manifest="${HELLO_ROOT:?}/Cargo.toml" dir bin
+  dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps --manifest-path "$manifest" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')} || return 1
+  bin="$dir/debug/examples/mock_kafka"
+  if [ ! -x "$bin" ]; then
+    cargo build --locked -q --example mock_kafka --manifest-path "$manifest" >&2 || return 1
+  fi
+  echo "$bin"
 }

@@ -82,8 +82,6 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # wrk prints latency like 123.45us / 1.23ms / 1.01s: normalise to µs.
 to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
 
-# The Kafka rows need a Kafka-protocol broker: librdkafka's mock cluster,
-# served by a helper in tests/kafka.rs (pinned to the load generator's CPU).
 # await_line FILE KEY: the value printed as KEY=value by a helper started in the background.
 await_line() {
   local v=""
@@ -94,15 +92,22 @@ await_line() {
   done
   echo "helper did not start:" >&2; cat "$1" >&2; return 1
 }
-mock_cluster() {   # $1: log file; extra env (KAFKA_MOCK_FLAP) passes through
-  cargo test --locked --test kafka --no-run >/dev/null 2>&1
-  KAFKA_MOCK_SECONDS=3600 taskset -c 1 cargo test --locked --test kafka -- --ignored --nocapture mock_cluster_for_bench \
-    >"$1" 2>&1 &
-  await_line "$1" KAFKA_MOCK_BOOTSTRAP
-}
+# The Kafka rows need a Kafka-protocol broker: librdkafka's mock cluster, the
+# program examples/mock_kafka.rs (pinned to the load generator's CPU). Started
+# here, not in a $(...) subshell, so that the EXIT trap's `jobs -p` stops it.
 BOOTSTRAP="" FLAP_BOOTSTRAP="" OTLP_OK="" OTLP_HOLE=""
-if [[ " $VARIANTS " == *" hello-kafka "* ]]; then BOOTSTRAP=$(mock_cluster "$WORK/mock.log"); fi
-if [[ " $VARIANTS " == *" hello-kafka-flap "* ]]; then FLAP_BOOTSTRAP=$(KAFKA_MOCK_FLAP=3 mock_cluster "$WORK/flap.log"); fi
+if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-kafka-flap "* ]]; then
+  MOCK_KAFKA=$(mock_kafka_bin)
+fi
+if [[ " $VARIANTS " == *" hello-kafka "* ]]; then
+  KAFKA_MOCK_SECONDS=3600 taskset -c 1 "$MOCK_KAFKA" >"$WORK/mock.log" 2>&1 &
+  BOOTSTRAP=$(await_line "$WORK/mock.log" KAFKA_MOCK_BOOTSTRAP)
+fi
+if [[ " $VARIANTS " == *" hello-kafka-flap "* ]]; then
+  # The broker goes down and comes back every 3 s.
+  KAFKA_MOCK_SECONDS=3600 KAFKA_MOCK_FLAP=3 taskset -c 1 "$MOCK_KAFKA" >"$WORK/flap.log" 2>&1 &
+  FLAP_BOOTSTRAP=$(await_line "$WORK/flap.log" KAFKA_MOCK_BOOTSTRAP)
+fi
 if [[ " $VARIANTS " == *" hello-otlp "* ]]; then
   taskset -c 1 python3 bench/otlp_sink.py ok >"$WORK/otlp-ok.log" 2>&1 &
   OTLP_OK=$(await_line "$WORK/otlp-ok.log" OTLP_SINK_ENDPOINT)

@@ -862,15 +862,30 @@ async def _steady(port, rate, seconds, every_second=None):
 
 # --------------------------------------------------------------------------- 2. Kafka down
 
+def mock_kafka_bin():
+    """The mock Kafka cluster (examples/mock_kafka.rs), a debug build: scripts/test-rust.sh
+    builds it with the tests; built here only when missing."""
+    target = os.environ.get("CARGO_TARGET_DIR")
+    if not target:
+        meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        target = json.loads(meta.stdout)["target_directory"]
+    path = os.path.join(os.path.abspath(target), "debug", "examples", "mock_kafka")
+    if not os.access(path, os.X_OK):
+        subprocess.run(["cargo", "build", "--locked", "-q", "--example", "mock_kafka"], cwd=ROOT,
+                       check=True)
+    return path
+
+
 def mock_cluster(flap=None):
-    """librdkafka's mock cluster (a Kafka-protocol broker on a real port), served by the
-    helper in tests/kafka.rs; with `flap` the broker goes down and back every `flap` s."""
+    """librdkafka's mock cluster (a Kafka-protocol broker on a real port), served by
+    examples/mock_kafka.rs; with `flap` the broker goes down and back every `flap` s."""
     env = dict(os.environ, KAFKA_MOCK_SECONDS="600")
+    env.pop("KAFKA_MOCK_FLAP", None)
     if flap:
         env["KAFKA_MOCK_FLAP"] = str(flap)
-    proc = subprocess.Popen(["cargo", "test", "--locked", "-q", "--test", "kafka", "--", "--ignored",
-                             "--nocapture", "mock_cluster_for_bench"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([mock_kafka_bin()], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
     for line in proc.stdout:
         if line.startswith("KAFKA_MOCK_BOOTSTRAP="):
             return proc, line.strip().split("=", 1)[1]

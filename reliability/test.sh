@@ -18,8 +18,11 @@ python3 -m py_compile reliability/harness.py bench/otlp_sink.py || { echo "FAIL 
 
 [ -x "$HELLO_BIN" ] || { echo "missing $HELLO_BIN: run scripts/build-static.sh"; exit 1; }
 command -v slowhttptest >/dev/null || { echo "slowhttptest missing: run scripts/install-tools.sh"; exit 1; }
-# The mock Kafka cluster helper lives in tests/kafka.rs (debug profile, built by test-rust.sh).
-cargo test --locked -q --test kafka --no-run >/dev/null 2>&1 || { echo "cannot build tests/kafka.rs"; exit 1; }
+# The mock Kafka cluster (examples/mock_kafka.rs, a debug build: test-rust.sh
+# builds it with the tests; built here only when missing).
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+mock_kafka_bin >/dev/null || { echo "cannot build examples/mock_kafka.rs"; exit 1; }
 # 10 000 client connections from one process.
 ulimit -n 20000 2>/dev/null || true
 

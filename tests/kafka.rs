@@ -1,6 +1,8 @@
 //! The Kafka log sink, end to end: the built binary produces to librdkafka's
 //! mock cluster (a Kafka-protocol broker on a real TCP port, in this test
-//! process) and an independent client, `kcat`, reads the records back.
+//! process) and an independent client, `kcat`, reads the records back. The
+//! last tests run the same mock cluster as a program (examples/mock_kafka.rs,
+//! the one the benchmark and the reliability matrix use).
 //!
 //! `kcat` comes from Debian (scripts/install-tools.sh); its librdkafka 2.0.2
 //! talks to the 2.12 mock broker fine (checked), and shares no process or
@@ -8,8 +10,11 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::Proc;
@@ -486,38 +491,173 @@ fn pretty_stdout_still_produces_json_records() {
     stop(&mut proc, Duration::from_secs(10));
 }
 
-/// Not a test: a mock cluster for the benchmark and for trying the sink by
-/// hand. `cargo test --test kafka -- --ignored --nocapture mock_cluster_for_bench`
-/// prints `KAFKA_MOCK_BOOTSTRAP=host:port` and serves for
-/// `KAFKA_MOCK_SECONDS` (default 60) seconds. Read it with
-/// `kcat -C -b host:port -t hello-logs`. With `KAFKA_MOCK_FLAP=N` the broker
-/// goes down and comes back every N seconds (the "lost mid-run" bench row).
-#[test]
-#[ignore = "a helper for bench/, not a test"]
-fn mock_cluster_for_bench() {
-    let cluster = cluster();
-    println!("KAFKA_MOCK_BOOTSTRAP={}", cluster.bootstrap_servers());
-    let secs = std::env::var("KAFKA_MOCK_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    let flap: Option<u64> = std::env::var("KAFKA_MOCK_FLAP")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    let Some(period) = flap else {
-        std::thread::sleep(Duration::from_secs(secs));
-        return;
-    };
-    let end = Instant::now() + Duration::from_secs(secs);
-    let mut up = true;
-    while Instant::now() < end {
-        std::thread::sleep(Duration::from_secs(period));
-        up = !up;
-        if up {
-            cluster.broker_up(1).unwrap();
-        } else {
-            cluster.broker_down(1).unwrap();
+/// The `mock_kafka` example (examples/mock_kafka.rs: the mock cluster as a
+/// program, which bench/run.sh and reliability/harness.py run). Cargo puts
+/// examples in `<target>/<profile>/examples/`, next to this test binary's
+/// `deps/`. `cargo test` with no target filter (scripts/test-rust.sh) builds
+/// it with the tests; `cargo test --test kafka` does not, so then it is built
+/// here, once.
+fn mock_kafka_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary is in <target>/<profile>/deps");
+        let path = profile_dir.join("examples").join("mock_kafka");
+        if !path.exists() {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo.args([
+                "build",
+                "--locked",
+                "--example",
+                "mock_kafka",
+                "--manifest-path",
+            ]);
+            cargo.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+            match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => {}
+                Some(profile) => {
+                    cargo.args(["--profile", profile]);
+                }
+            }
+            let status = cargo.status().expect("run cargo");
+            assert!(
+                status.success(),
+                "cargo build --example mock_kafka: {status}"
+            );
+            assert!(path.exists(), "no {} after the build", path.display());
         }
-        println!("KAFKA_MOCK_BROKER_UP={up}");
+        path
+    })
+}
+
+/// The example running as a child process, its stdout lines collected.
+struct MockKafka {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl MockKafka {
+    fn start(vars: &[(&str, &str)]) -> MockKafka {
+        let mut cmd = Command::new(mock_kafka_path());
+        cmd.env_remove("KAFKA_MOCK_SECONDS")
+            .env_remove("KAFKA_MOCK_FLAP")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped());
+        let mut child = cmd.spawn().expect("start the mock_kafka example");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().unwrap();
+        let into = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                into.lock().unwrap().push(line);
+            }
+        });
+        MockKafka { child, lines }
     }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The value of the first `KEY=value` line, waiting for it.
+    fn value(&self, key: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let prefix = format!("{key}=");
+            if let Some(v) = self.lines().iter().find_map(|l| l.strip_prefix(&prefix)) {
+                return v.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mock_kafka printed no {key}=: {:?}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for exit, at most `limit`: the exit code (None: killed by a
+    /// signal) and how long it took.
+    fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100)); // the last lines
+                return (status.code(), start.elapsed());
+            }
+            assert!(
+                start.elapsed() < limit,
+                "mock_kafka still running after {limit:?}: {:?}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for MockKafka {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mock_kafka_example_takes_the_sinks_records_and_ends_on_sigterm() {
+    let mut mock = MockKafka::start(&[("KAFKA_MOCK_SECONDS", "300")]);
+    let bootstrap = mock.value("KAFKA_MOCK_BOOTSTRAP");
+    let mut proc = start(&bootstrap, &[]);
+    let path = "/through-the-mock-kafka-example";
+    assert_eq!(common::get(proc.addr(), path).await.status, 404);
+    // The service's sink delivered to the example's broker, and an
+    // independent client reads the line back from it.
+    kcat_until(&bootstrap, "the request's access line", |r| {
+        r.iter().any(|r| r.value.contains(path))
+    });
+    stop(&mut proc, Duration::from_secs(10));
+    mock.signal("TERM");
+    let (code, took) = mock.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "exit status after SIGTERM");
+    eprintln!("mock_kafka: exit 0 {took:?} after SIGTERM");
+    // Ctrl-C, when run by hand.
+    let mut mock = MockKafka::start(&[]);
+    mock.value("KAFKA_MOCK_BOOTSTRAP");
+    mock.signal("INT");
+    let (code, _) = mock.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "exit status after SIGINT");
+}
+
+#[test]
+fn mock_kafka_example_flaps_the_broker_and_ends_on_time() {
+    let mut mock = MockKafka::start(&[("KAFKA_MOCK_SECONDS", "3"), ("KAFKA_MOCK_FLAP", "1")]);
+    let bootstrap = mock.value("KAFKA_MOCK_BOOTSTRAP");
+    assert!(
+        bootstrap.parse::<SocketAddr>().is_ok(),
+        "host:port: {bootstrap}"
+    );
+    let (code, took) = mock.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "exits 0 once KAFKA_MOCK_SECONDS have passed");
+    assert!(
+        took >= Duration::from_millis(2500),
+        "served its time: {took:?}"
+    );
+    // Down after 1 s, back after 2 s; no change at the end (3 s).
+    assert_eq!(
+        mock.lines()[1..],
+        ["KAFKA_MOCK_BROKER_UP=false", "KAFKA_MOCK_BROKER_UP=true"],
+        "{:?}",
+        mock.lines()
+    );
 }
