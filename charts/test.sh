@@ -12,22 +12,17 @@ set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 # shellcheck source=../scripts/lib/checks.sh source-path=SCRIPTDIR
 source "$HELLO_ROOT/scripts/lib/checks.sh"
+# K8S_VERSIONS, k8s_validate, k8s_checkov, k8s_deploy_checks, k8s_kube_play: the same as k8s/test.sh's
+# shellcheck source=../scripts/lib/k8s.sh source-path=SCRIPTDIR
+source "$HELLO_ROOT/scripts/lib/k8s.sh"
 cd "$HELLO_ROOT" || exit 1
-# Read from k8s/test.sh, so both suites validate against the same Kubernetes versions.
-read -r -a K8S_VERSIONS <<<"$(sed -n 's/^K8S_VERSIONS=(\(.*\))$/\1/p' k8s/test.sh)"
 # Custom resources without a bundled Kubernetes schema: prometheus-operator kinds are
 # checked against observability/schemas/crds below; cert-manager's Issuer has none here.
 CRD_KINDS='ServiceMonitor|PrometheusRule|Issuer'
 # Variant -> the k8s/components it corresponds to, for k8s/tests/deploy_checks.py.
 declare -A DEPLOY_COMPONENTS=([default]="" [kafka-on]="kafka-sink" [otlp-on]="otlp" [tls-own-secret]="tls-existing-secret")
 
-work=$(mktemp -d)
-play="$work/play.yaml"
-cleanup() {
-  if [ -f "$play" ]; then hello_kube_down "$play" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+k8s_work play.yaml # $work, and $play: brought down and removed at exit
 PY="$HELLO_ROOT/.tools/py/bin/python"
 if ! "$PY" -c 'import helm_python' 2>/dev/null; then
   fail "helm-python-sdk not installed in .tools/py (run scripts/install-tools.sh)"
@@ -74,15 +69,7 @@ EOF
 result "the READMEs' install commands label the namespace with k8s/base/namespace.yaml's Pod Security labels"
 
 echo "-- schemas (kubernetes-validate --strict, Kubernetes ${K8S_VERSIONS[*]})"
-for v in "${K8S_VERSIONS[@]}"; do
-  out=$(kubernetes-validate -k "$v" --strict --quiet "${renders[@]}" 2>&1)
-  rc=$?
-  missing=$(grep "Couldn't find schema" <<<"$out" | grep -Ev "kind ($CRD_KINDS) " || true)
-  if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then ok "${#renders[@]} renders valid against $v"; else
-    fail "schema validation against $v"
-    indent <<<"$out"
-  fi
-done
+k8s_validate "${#renders[@]} renders" "$CRD_KINDS" "${renders[@]}"
 python3 observability/lib/crds.py observability/schemas/crds "${renders[@]}" >"$work/crds.txt"
 result "ServiceMonitor and PrometheusRules of every render valid against the prometheus-operator CRD schemas ($(grep -c 'valid against' "$work/crds.txt") objects)"
 grep -q FAIL "$work/crds.txt" && sed 's/^/      /' "$work/crds.txt"
@@ -90,13 +77,7 @@ grep -q FAIL "$work/crds.txt" && sed 's/^/      /' "$work/crds.txt"
 echo "-- checkov (every render, one scan)"
 mkdir -p "$work/checkov"
 cp "${renders[@]}" "$work/checkov/"
-checkov -d "$work/checkov" --framework kubernetes --skip-download --compact >"$work/checkov.txt" 2>&1
-rc=$?
-counts=$(grep -E -A2 'scan results:' "$work/checkov.txt" | grep -E '^Passed' | sed -E 's/ checks//g')
-if [ "$rc" -eq 0 ] && [ -n "$counts" ]; then ok "checkov on ${#renders[@]} renders: $counts"; else
-  fail "checkov: $counts"
-  grep -E -A3 '^Check: ' "$work/checkov.txt" | grep -B1 -A2 FAILED | indent
-fi
+k8s_checkov "on ${#renders[@]} renders" -d "$work/checkov" --framework kubernetes
 
 echo "-- Pod Security Standards, restricted profile (k8s/tests/pss_restricted.py)"
 for r in "${renders[@]}"; do
@@ -107,13 +88,7 @@ done
 echo "-- deploy checks (k8s/tests/deploy_checks.py: admin port, Ingress paths, TLS issuance, Kafka/OTLP paths, topology)"
 for v in "${!DEPLOY_COMPONENTS[@]}"; do
   # shellcheck disable=SC2086 # the component list splits into arguments
-  python3 k8s/tests/deploy_checks.py "$HELLO_ROOT" "$work/r/$v+ns.yaml" "chart $v" ${DEPLOY_COMPONENTS[$v]} >"$work/deploy.txt" 2>&1
-  rc=$?
-  n=$(grep -c '^ *ok ' "$work/deploy.txt")
-  if [ "$rc" -eq 0 ]; then ok "$v (+ namespace.create): $n deploy checks"; else
-    fail "$v: deploy checks"
-    grep -v '^ *ok ' "$work/deploy.txt"
-  fi
+  k8s_deploy_checks "$v (+ namespace.create)" "$work/r/$v+ns.yaml" "chart $v" ${DEPLOY_COMPONENTS[$v]}
 done
 
 echo "-- podman kube play (the default render's Deployment + ConfigMap, image built from this tree)"
@@ -141,27 +116,8 @@ names = {e["valueFrom"]["configMapKeyRef"]["name"] for e in cm if "configMapKeyR
 keep = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in names] + [dep]
 yaml.safe_dump_all(keep, open(sys.argv[2], "w"), sort_keys=False)
 EOF
-{ read -r port && read -r admin_port; } < <(hello_free_ports 2)
-base="http://127.0.0.1:$port"
-admin="http://127.0.0.1:$admin_port"
-hello_kube_patch "$work/smoke.yaml" "$play" "$port" "$admin_port"
-result "k8s/tests/kubeplay_patch.py changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
-if ! hello_kube_play "$play" "$work/play.txt"; then
-  fail "podman kube play"
-  cat "$work/play.txt"
-  exit 1
-fi
-ok "podman kube play"
-code() { hello_http_code "$@"; }
-hello_wait_status "$admin/readyz" 200 100
-result "/readyz 200 on the admin port"
-[ "$(code "$admin/healthz")" = 200 ]
-result "/healthz 200 on the admin port"
-metrics=$(curl -s -m 2 "$admin/metrics") # (not piped into grep -q: curl would see SIGPIPE)
-grep -q '^hello_build_info{' <<<"$metrics"
-result "/metrics on the admin port serves the exposition (hello_build_info)"
-[ "$(code "$base/healthz")" = 404 ] && [ "$(code "$base/metrics")" = 404 ]
-result "/healthz and /metrics 404 on the public port"
+k8s_kube_play "$work/smoke.yaml" # sets $base and $admin
+k8s_port_checks
 python3 - charts/hello/values.yaml "$base" <<'EOF'
 import sys, urllib.request, yaml
 want = set(yaml.safe_load(open(sys.argv[1]))["messages"])

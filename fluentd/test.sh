@@ -60,24 +60,27 @@ run "yamllint fluentd/" yamllint -s -c .yamllint.yaml "$F"
 for o in active-active active-passive; do
   run "kustomize renders overlays/$o" sh -c "kubectl kustomize $F/overlays/$o > $WORK/$o.yaml"
 done
-for o in active-active active-passive; do
-  "$PY" "$F/tools/fluentconf.py" dump "$WORK/$o.yaml" fluentd-forwarder-config >"$WORK/$o.fwd.json" 2>/dev/null
-  "$PY" "$F/tools/fluentconf.py" dump "$WORK/$o.yaml" fluentd-aggregator-config >"$WORK/$o.agg.json" 2>/dev/null
-done
-topology() { # prints "<servers> <standby servers>" of the forward output
+servers() { # servers FORWARDER.json: the params of every <server> of the forward output, a JSON list
   "$PY" -c '
 import json, sys
 def walk(e):
     yield e
     for c in e["children"]:
         yield from walk(c)
-s = [e for e in walk(json.load(open(sys.argv[1]))) if e["name"] == "server"]
-print(len(s), sum(e["params"].get("standby") == "true" for e in s))' "$1"
+print(json.dumps([e["params"] for e in walk(json.load(open(sys.argv[1]))) if e["name"] == "server"]))' "$1"
 }
-run "active-active: forwarders spread over 2 aggregators, no standby ($(topology "$WORK/active-active.fwd.json"))" \
-  test "$(topology "$WORK/active-active.fwd.json")" = "2 0"
-run "active-passive: 1 active + 1 standby aggregator ($(topology "$WORK/active-passive.fwd.json"))" \
-  test "$(topology "$WORK/active-passive.fwd.json")" = "2 1"
+for o in active-active active-passive; do
+  "$PY" "$F/tools/fluentconf.py" dump "$WORK/$o.yaml" fluentd-forwarder-config >"$WORK/$o.fwd.json" 2>/dev/null
+  "$PY" "$F/tools/fluentconf.py" dump "$WORK/$o.yaml" fluentd-aggregator-config >"$WORK/$o.agg.json" 2>/dev/null
+  servers "$WORK/$o.fwd.json" >"$WORK/$o.servers.json"
+done
+topology() { # prints "<servers> <standby servers>" of the forward output
+  "$PY" -c 'import json, sys; s = json.load(open(sys.argv[1])); print(len(s), sum(e.get("standby") == "true" for e in s))' "$1"
+}
+run "active-active: forwarders spread over 2 aggregators, no standby ($(topology "$WORK/active-active.servers.json"))" \
+  test "$(topology "$WORK/active-active.servers.json")" = "2 0"
+run "active-passive: 1 active + 1 standby aggregator ($(topology "$WORK/active-passive.servers.json"))" \
+  test "$(topology "$WORK/active-passive.servers.json")" = "2 1"
 run "the overlays differ only in the forwarder ConfigMap" "$PY" -c '
 import sys, yaml
 def load(p):
@@ -96,7 +99,7 @@ print(len(a), "objects in each")' "$WORK/active-active.yaml" "$WORK/active-passi
 # StatefulSet's pod names under its headless Service, which publishes pods
 # that are not ready yet (a forwarder also ignores names that do not resolve
 # at start-up: checked with the config in 4).
-discovery() { # discovery RENDERED.yaml FORWARDER.json
+discovery() { # discovery RENDERED.yaml SERVERS.json
   "$PY" - "$1" "$2" <<'PYEOF'
 import json, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
@@ -112,11 +115,7 @@ ns = sts["metadata"]["namespace"]
 pods = {f"{sts['metadata']['name']}-{i}.{svc['metadata']['name']}.{ns}.svc.cluster.local"
         for i in range(sts["spec"]["replicas"])}
 port = next(p["port"] for p in svc["spec"]["ports"] if p["name"] == "forward")
-def walk(e):
-    yield e
-    for c in e["children"]:
-        yield from walk(c)
-servers = [e["params"] for e in walk(json.load(open(sys.argv[2]))) if e["name"] == "server"]
+servers = json.load(open(sys.argv[2]))
 hosts = {s["host"] for s in servers}
 if hosts != pods:
     errors.append(f"<server> hosts {sorted(hosts)} != the StatefulSet's pods {sorted(pods)}")
@@ -131,7 +130,7 @@ PYEOF
 }
 for o in active-active active-passive; do
   run "overlays/$o: <server> names are the aggregator pods under a headless Service that publishes not-ready pods" \
-    discovery "$WORK/$o.yaml" "$WORK/$o.fwd.json"
+    discovery "$WORK/$o.yaml" "$WORK/$o.servers.json"
 done
 
 echo "== 2. schemas"
@@ -365,7 +364,7 @@ for d in docs:
         del d["spec"]["publishNotReadyAddresses"]
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"), sort_keys=False)
 PYEOF
-expect_fail "an aggregator Service that hides pods that are not ready" discovery "$m" "$WORK/active-active.fwd.json"
+expect_fail "an aggregator Service that hides pods that are not ready" discovery "$m" "$WORK/active-active.servers.json"
 neg_rules() { # neg_rules WHAT SED-EXPRESSION: the promtool tests against a changed copy of the rules
   sed "$2" "$WORK/rules.yaml" >"$WORK/neg-rules.yaml"
   if cmp -s "$WORK/rules.yaml" "$WORK/neg-rules.yaml"; then bad "negative control changed nothing: $1"; return; fi

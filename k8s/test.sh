@@ -12,11 +12,11 @@ set -uo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 # shellcheck source=../scripts/lib/checks.sh source-path=SCRIPTDIR
 source "$HELLO_ROOT/scripts/lib/checks.sh"
+# K8S_VERSIONS, k8s_validate, k8s_checkov, k8s_deploy_checks, k8s_kube_play (shared with charts/test.sh)
+# shellcheck source=../scripts/lib/k8s.sh source-path=SCRIPTDIR
+source "$HELLO_ROOT/scripts/lib/k8s.sh"
 cd "$HELLO_ROOT" || exit 1
 HERE=k8s
-# Kubernetes minor versions the rendered overlays must validate against
-# (namespace PSA labels pin v1.32, the oldest one here).
-K8S_VERSIONS=(1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
 # Kinds without a bundled schema: the prometheus-operator ones are validated in
 # observability/ (CRD schemas); cert-manager's Issuer has no schema here (see
 # README: what deploy_checks.py checks of it instead).
@@ -24,13 +24,7 @@ CRD_KINDS_ELSEWHERE='ServiceMonitor|PodMonitor|PrometheusRule|Issuer'
 # Every component rendered on top of every overlay, and all of them at once on prod.
 COMPONENTS=(otlp kafka-sink tls-existing-secret)
 
-work=$(mktemp -d)
-play="$work/dev-play.yaml"
-cleanup() {
-  if [ -f "$play" ]; then hello_kube_down "$play" || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+k8s_work dev-play.yaml # $work, and $play: brought down and removed at exit
 
 echo "-- image (built first: its input check compares the binary with the tree as it is now)"
 hello_ensure_catatonit || { # podman builds its pod infra image from it
@@ -106,13 +100,7 @@ result "a change of MESSAGES changes the pod template (ConfigMap name hash): pod
 echo "-- deploy checks (admin port, Ingress paths, TLS issuance, Kafka/OTLP paths, topology, images)"
 for r in "${renders[@]}"; do
   # shellcheck disable=SC2086 # the component list splits into arguments
-  python3 "$HERE/tests/deploy_checks.py" "$HELLO_ROOT" "$work/$r.yaml" "$r" ${components_of[$r]} >"$work/deploy-$r.txt"
-  rc=$?
-  n_ok=$(grep -c '^ *ok ' "$work/deploy-$r.txt")
-  if [ "$rc" -eq 0 ]; then ok "$r: $n_ok deploy checks"; else
-    fail "$r: deploy checks"
-    grep -v '^ *ok ' "$work/deploy-$r.txt"
-  fi
+  k8s_deploy_checks "$r" "$work/$r.yaml" "$r" ${components_of[$r]}
 done
 grep '^ *ok ' "$work/deploy-prod.txt" | sed 's/^ */        prod: /'
 python3 "$HERE/tests/mutations.py" "$HELLO_ROOT" "$work/prod.yaml"
@@ -121,41 +109,15 @@ result "each deploy check fails on a copy of prod with that fault put back"
 echo "-- schemas (kubernetes-validate --strict, Kubernetes ${K8S_VERSIONS[*]})"
 all_rendered=()
 for r in "${renders[@]}"; do all_rendered+=("$work/$r.yaml"); done
-for v in "${K8S_VERSIONS[@]}"; do
-  out=$(kubernetes-validate -k "$v" --strict --quiet "${all_rendered[@]}" 2>&1)
-  rc=$?
-  missing=$(grep "Couldn't find schema" <<<"$out" | grep -Ev "kind ($CRD_KINDS_ELSEWHERE) " || true)
-  if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then
-    ok "${#renders[@]} renders (base, overlays, overlays + components) valid against $v"
-  else
-    fail "schema validation against $v"
-    indent <<<"$out"
-  fi
-done
+k8s_validate "${#renders[@]} renders (base, overlays, overlays + components)" "$CRD_KINDS_ELSEWHERE" "${all_rendered[@]}"
 
 echo "-- checkov (0 failed; skips only as annotations with a reason)"
-checkov_run() { # checkov_run "label" args...
-  local label=$1
-  shift
-  checkov "$@" --skip-download --compact >"$work/checkov.txt" 2>&1
-  local rc=$?
-  local counts # "<framework>: Passed checks: N, Failed checks: N, Skipped checks: N" per framework
-  counts=$(grep -E -A2 'scan results:' "$work/checkov.txt" | grep -E 'scan results|^Passed' |
-    sed -E 's/ scan results://' | paste -sd' ' | sed -E 's/ Passed/: passed/g; s/Failed checks/failed/g; s/Skipped checks/skipped/g; s/ checks//g')
-  if [ "$rc" -eq 0 ] && [ -n "$counts" ]; then
-    ok "checkov $label: $counts"
-  else
-    fail "checkov $label: $counts"
-    grep -E -A3 '^Check: ' "$work/checkov.txt" | grep -B1 -A2 FAILED | sed 's/^/        /'
-  fi
-  grep -E -A2 'SKIPPED for resource' "$work/checkov.txt" | grep -E 'SKIPPED|Suppress' | sed 's/^\s*/        /'
-}
-checkov_run "k8s/ (kubernetes, kustomize, secrets)" -d "$HERE" --framework kubernetes kustomize secrets
+k8s_checkov "k8s/ (kubernetes, kustomize, secrets)" -d "$HERE" --framework kubernetes kustomize secrets
 # The overlays, and prod with every component (one scan: checkov is the slow step).
 for o in dev prod prod+otlp+kafka-sink; do
   mkdir -p "$work/rendered-$o"
   cp "$work/$o.yaml" "$work/rendered-$o/$o.yaml"
-  checkov_run "rendered $o" -d "$work/rendered-$o" --framework kubernetes
+  k8s_checkov "rendered $o" -d "$work/rendered-$o" --framework kubernetes
 done
 
 echo "-- Pod Security Standards, restricted profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/)"
@@ -165,31 +127,11 @@ for o in dev prod; do
 done
 
 echo "-- podman kube play (dev overlay, image built from this tree)"
-{ read -r port && read -r admin_port; } < <(hello_free_ports 2)
-base="http://127.0.0.1:$port"
-admin="http://127.0.0.1:$admin_port"
-hello_kube_patch "$work/dev.yaml" "$play" "$port" "$admin_port"
-result "patch for podman changed exactly: replicas/hostNetwork/ports/image/pull policy/PORT/ADMIN_PORT/2 downward-API vars"
-if ! hello_kube_play "$play" "$work/play.txt"; then
-  fail "podman kube play"
-  cat "$work/play.txt"
-  exit 1
-fi
-ok "podman kube play"
+k8s_kube_play "$work/dev.yaml" # sets $base and $admin
 pod=$(hello_podman pod ps --format '{{.Name}}' --filter name=hello)
 ctr=$(hello_podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$' | head -1)
 echo "        pod $pod, container $ctr"
-code() { hello_http_code "$@"; }
-# The probes' port is the manifests' port `admin` (ADMIN_PORT); the public port serves the API only.
-check "/readyz 200 on the admin port (ADMIN_PORT)" hello_wait_status "$admin/readyz" 200 100
-check "/healthz 200 on the admin port" test "$(code "$admin/healthz")" = 200
-curl -s -m 2 "$admin/metrics" | grep -q '^hello_build_info{'
-result "/metrics on the admin port serves the exposition (hello_build_info)"
-for p in /metrics /healthz /readyz; do
-  c=$(code "$base$p")
-  check "$p on the public port: 404 ($c)" test "$c" = 404
-done
-check "/ on the admin port: not the greeting ($(code "$admin/"))" test "$(code "$admin/")" != 200
+k8s_port_checks
 python3 - "$work/dev.yaml" "$base" <<'EOF'
 import sys, urllib.request, yaml
 cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap" and "MESSAGES" in d.get("data", {}))
