@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -31,6 +31,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use super::metrics::{HttpMetrics, OTHER_METHOD, UNMATCHED, method_index, method_label};
 use crate::error::{ensure_json_errors, json_error};
 use crate::shutdown::Readiness;
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Longest `url.path` / `user_agent.original` written to logs and spans.
 const MAX_LOGGED_LEN: usize = 256;
@@ -180,7 +182,9 @@ where
         trace_id = Empty,
         span_id = Empty,
     );
-    let parent = if tel.propagate {
+    // Without a `traceparent` there is nothing to continue: skip the
+    // propagator (it would clone the current context to return it empty).
+    let parent = if tel.propagate && req.headers().contains_key(&TRACEPARENT) {
         tel.propagator.extract(&HeaderExtractor(req.headers()))
     } else {
         opentelemetry::Context::new()
