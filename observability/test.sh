@@ -97,21 +97,21 @@ run "promtool test rules (prometheus/tests/*.test.yaml, job/namespace/workload/r
 # The same tests against rules generated from a changed contract: they pass only if no
 # test (and no rule) spells the job, namespace, workload or runbook base itself.
 follow_contract() {
-  local alt='{job: "web", namespace: "shop", workload: "storefront", runbookBase: "https://git.example.com/acme/hello/-/blob/main"}'
+  local alt='{job: "web", namespace: "shop", workload: "storefront", runbookBase: "https://git.example.com/acme/hello/-/blob/main", fluentd+: {namespace: "logs"}}'
   local a="$WORK/alt" rules
   mkdir -p "$a/unit" && python3 mixin/generate.py --out "$a" --override "$alt" >/dev/null || return 1
   jsonnet --tla-code "override=$alt" mixin/contract.jsonnet >"$a/contract.json" || return 1
   rules=$(printf '%s,' "$a"/observability/prometheus/rules/*.yaml)"$a/observability/otel-collector/prometheusrule.yaml"
   python3 lib/promrules.py extract "$rules" "$a/unit/rules.yaml" RUNBOOK.md "$a/observability/prometheus/rules,$a/observability/otel-collector" || return 1
-  if grep -qE 'job="hello"|namespace="hello"|your-org' "$a/unit/rules.yaml" "$a"/grafana/dashboards/*.json; then
-    echo "  a generated file still names the shipped job, namespace or runbook base"; return 1
+  if grep -qE 'job="hello"|namespace="hello"|your-org|"logging"' "$a/unit/rules.yaml" "$a"/grafana/dashboards/*.json; then
+    echo "  a generated file still names the shipped job, namespace, fluentd namespace or runbook base"; return 1
   fi
   echo "  rules and dashboards generated with $alt: $(grep -c 'job="web"' "$a/unit/rules.yaml") lines select job=\"web\""
   python3 lib/promrules.py render-tests "$a/contract.json" "$a/unit" prometheus/tests/*.test.yaml && \
     promtool test rules "$a"/unit/*.test.yaml | grep -c SUCCESS | sed 's/^/  promtool: SUCCESS for each of /; s/$/ test files/'
   [ "${PIPESTATUS[0]}" -eq 0 ]
 }
-run "promtool tests follow the contract (pass against rules generated with another job, namespace, workload, runbook base)" follow_contract
+run "promtool tests follow the contract (pass against rules and dashboards generated with another job, namespace, workload, fluentd namespace, runbook base)" follow_contract
 run "every alert has a firing and a silent test" python3 lib/promrules.py coverage "$WORK/rules.yaml" prometheus/tests/*.test.yaml
 contract() {
   if [ ! -x "$HELLO_BIN" ]; then echo "  $HELLO_BIN missing: build it with scripts/build-static.sh"; return 1; fi
