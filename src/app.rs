@@ -19,6 +19,7 @@ use crate::routes::{self, AppState};
 use crate::scratch::ScratchStore;
 use crate::shutdown::Readiness;
 use crate::telemetry::http::HttpTelemetry;
+use crate::telemetry::logs::LogFormat;
 use crate::telemetry::metrics::MetricsRenderer;
 
 /// The limits the listener and the shutdown sequence need.
@@ -56,6 +57,7 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
     let telemetry = Arc::new(HttpTelemetry::new(
         config.traces.otlp.is_some(),
         config.traces.propagate_tracecontext,
+        config.logs.format == LogFormat::Pretty,
         config.server.max_header_bytes,
         Arc::clone(&readiness),
     ));

@@ -48,12 +48,16 @@ pub struct HttpTelemetry {
     readiness: Arc<Readiness>,
     /// Continue an incoming `traceparent` (`OTEL_PROPAGATORS`).
     propagate: bool,
+    /// Give the span every attribute even without an exporter: the pretty
+    /// formatter prints span fields.
+    all_span_fields: bool,
 }
 
 impl HttpTelemetry {
     pub fn new(
         otel: bool,
         propagate: bool,
+        all_span_fields: bool,
         max_header_bytes: usize,
         readiness: Arc<Readiness>,
     ) -> Self {
@@ -65,6 +69,7 @@ impl HttpTelemetry {
             max_header_bytes,
             readiness,
             propagate,
+            all_span_fields,
         }
     }
 
@@ -167,21 +172,6 @@ where
         .and_then(|v| v.to_str().ok())
         .map(truncate)
         .unwrap_or_default();
-    let span = tracing::info_span!(
-        target: "hello::http",
-        "request",
-        otel.name = &*handles.span_name,
-        otel.kind = "server",
-        otel.status_code = Empty,
-        "http.request.method" = method_label(method),
-        "http.route" = route,
-        "url.path" = path,
-        "url.scheme" = "http",
-        "user_agent.original" = user_agent,
-        "http.response.status_code" = Empty,
-        trace_id = Empty,
-        span_id = Empty,
-    );
     // Without a `traceparent` there is nothing to continue: skip the
     // propagator (it would clone the current context to return it empty).
     let parent = if tel.propagate && req.headers().contains_key(&TRACEPARENT) {
@@ -189,10 +179,16 @@ where
     } else {
         opentelemetry::Context::new()
     };
-    if tel.otel {
+    let span = if tel.otel {
+        // OpenTelemetry assigns the ids and exports the attributes.
+        let span = full_span(&handles.span_name, method, route, path, user_agent);
         // Err only when the span is disabled: nothing to link.
         let _ = span.set_parent(parent);
+        span
     } else {
+        // No exporter: the ids are ours, and the span only has to carry them
+        // to the log lines written inside the request. The pretty formatter
+        // prints span fields, so it still gets them all.
         let remote = parent.span().span_context().clone();
         let trace_id = if remote.is_valid() {
             remote.trace_id()
@@ -202,9 +198,19 @@ where
         let (mut t, mut s) = ([0u8; 32], [0u8; 16]);
         hex(&trace_id.to_bytes(), &mut t);
         hex(&tel.ids.new_span_id().to_bytes(), &mut s);
-        span.record("trace_id", std::str::from_utf8(&t).unwrap_or_default());
-        span.record("span_id", std::str::from_utf8(&s).unwrap_or_default());
-    }
+        let (t, s) = (
+            std::str::from_utf8(&t).unwrap_or_default(),
+            std::str::from_utf8(&s).unwrap_or_default(),
+        );
+        if tel.all_span_fields {
+            let span = full_span(&handles.span_name, method, route, path, user_agent);
+            span.record("trace_id", t);
+            span.record("span_id", s);
+            span
+        } else {
+            tracing::info_span!(target: "hello::http", "request", trace_id = t, span_id = s)
+        }
+    };
 
     if !http_body::Body::is_end_stream(req.body()) {
         let progress = BodyProgress::default();
@@ -230,9 +236,11 @@ where
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
     handles.record(status, elapsed.as_secs_f64());
-    span.record("http.response.status_code", i64::from(status));
-    if status >= 500 {
-        span.record("otel.status_code", "ERROR");
+    if tel.otel || tel.all_span_fields {
+        span.record("http.response.status_code", i64::from(status));
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
     }
     span.in_scope(|| {
         tracing::info!(
@@ -247,6 +255,32 @@ where
         );
     });
     response
+}
+
+/// The request span with every attribute the OpenTelemetry semantic
+/// conventions give an HTTP server span; status and ids are recorded later.
+fn full_span(
+    name: &str,
+    method: usize,
+    route: &str,
+    path: &str,
+    user_agent: &str,
+) -> tracing::Span {
+    tracing::info_span!(
+        target: "hello::http",
+        "request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        "http.request.method" = method_label(method),
+        "http.route" = route,
+        "url.path" = path,
+        "url.scheme" = "http",
+        "user_agent.original" = user_agent,
+        "http.response.status_code" = Empty,
+        trace_id = Empty,
+        span_id = Empty,
+    )
 }
 
 /// Lower-case hex of `bytes` into `out` (twice as long): W3C ids.

@@ -140,10 +140,14 @@ impl Visit for IdVisitor {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLogLayer {
-    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
-        let mut found = IdVisitor::default();
-        values.record(&mut found);
+impl JsonLogLayer {
+    /// Keeps the ids a span was given (at creation or recorded later) in
+    /// its extensions, where `on_event` finds them for the lines inside it.
+    fn keep_ids<S: Subscriber + for<'a> LookupSpan<'a>>(
+        found: IdVisitor,
+        id: &span::Id,
+        ctx: Context<'_, S>,
+    ) {
         if found.trace.is_none() && found.span.is_none() {
             return;
         }
@@ -163,6 +167,20 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLogLayer {
                 ids.span = s;
             }
         }
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLogLayer {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let mut found = IdVisitor::default();
+        attrs.record(&mut found);
+        Self::keep_ids(found, id, ctx);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        let mut found = IdVisitor::default();
+        values.record(&mut found);
+        Self::keep_ids(found, id, ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
