@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from hello_proc import Container as HelloContainer, Hello, StartError, free_port  # noqa: E402
+
 FAILURES = []
 
 
@@ -60,12 +62,6 @@ def retire_max_seconds():
     return int(m[2]) / (1000 if m[1] == "millis" else 1)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(sorted_values, p):
     if not sorted_values:
         return float("nan")
@@ -75,128 +71,84 @@ def pct(sorted_values, p):
 
 # --------------------------------------------------------------------------- targets
 
-class Native:
-    """The static release binary as a child process."""
+class Target:
+    """A service started through scripts/lib/hello_proc.py (the suites' one launcher: ports
+    the kernel picks, read from the start-up line; ready on /readyz; logs collected),
+    and what the scenarios read from it."""
 
-    kind = "native"
+    def __init__(self, svc, workdir):
+        self.svc, self.workdir = svc, workdir
 
-    def __init__(self, env, tmpdir=None):
-        self.port, self.admin = free_port(), free_port()
-        self.workdir = tempfile.mkdtemp(prefix="hello-rel-")
-        self.tmpdir = tmpdir or os.path.join(self.workdir, "tmp")
-        os.makedirs(self.tmpdir, exist_ok=True)
-        full = {"PATH": "/usr/bin:/bin", "PORT": str(self.port), "ADMIN_PORT": str(self.admin),
-                "TMPDIR": self.tmpdir}
-        full.update(env)
-        self.log_path = os.path.join(self.workdir, "stdout.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([os.environ["HELLO_BIN"]], env=full, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+    @property
+    def port(self):
+        return self.svc.port
+
+    @property
+    def admin(self):
+        return self.svc.admin_port
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.svc.pid
 
     def terminate(self):
-        self.proc.send_signal(signal.SIGTERM)
+        self.svc.terminate()
 
     def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return self.svc.wait(timeout)
 
     def alive(self):
-        return self.proc.poll() is None
+        return self.svc.alive()
 
     def lines(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln]
-
-    def scratch_dir(self):
-        return os.path.join(self.tmpdir, "hello-scratch")
+        return [ln.decode("utf-8", "replace") for ln in self.svc.lines()]
 
     def scratch_files(self):
         return sorted(os.listdir(self.scratch_dir()))
 
     def close(self):
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        self.svc.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class Container:
-    """The image under podman, run the way the restricted Pod Security profile would."""
+class Native(Target):
+    """The static release binary as a child process (hello_proc.Hello), with nothing of
+    the caller's environment."""
+
+    kind = "native"
+
+    def __init__(self, env, tmpdir=None):
+        workdir = tempfile.mkdtemp(prefix="hello-rel-")
+        super().__init__(Hello("hello", workdir, env, inherit_env=False, tmpdir=tmpdir), workdir)
+
+    def scratch_dir(self):
+        return os.path.join(self.svc.tmpdir, "hello-scratch")
+
+
+class Container(Target):
+    """The image under podman, run the way the restricted Pod Security profile would
+    (hello_proc.Container)."""
 
     kind = "container"
 
     def __init__(self, env, tmpfs_size="64m"):
-        self.port, self.admin = free_port(), free_port()
-        self.name = f"hello-rel-{os.getpid()}-{self.port}"
-        args = ["run", "-d", "--name", self.name, "--pull", "never", "--network", "host",
-                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                "--user", "65532:65532", "--tmpfs", f"/tmp:rw,size={tmpfs_size},mode=1777",
-                "-e", f"PORT={self.port}", "-e", f"ADMIN_PORT={self.admin}"]
-        for k, v in env.items():
-            args += ["-e", f"{k}={v}"]
-        args.append(os.environ["HELLO_IMAGE"])
-        out = self.podman(*args)
-        if out.returncode != 0:
-            raise SystemExit(f"podman run failed: {out.stderr}")
-
-    @staticmethod
-    def podman(*args, timeout=60):
-        root = os.path.join(ROOT, ".tools", "podman")
-        cmd = ["podman", "--storage-driver", "vfs", "--root", f"{root}/root",
-               "--runroot", f"{root}/run", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-    @property
-    def pid(self):
-        return int(self.podman("inspect", "-f", "{{.State.Pid}}", self.name).stdout.strip() or 0)
-
-    def terminate(self):
-        self.podman("kill", "--signal", "TERM", self.name)
-
-    def wait(self, timeout):
-        try:
-            out = self.podman("wait", self.name, timeout=timeout)
-            return int(out.stdout.strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, ValueError, IndexError):
-            return None
-
-    def alive(self):
-        out = self.podman("inspect", "-f", "{{.State.Running}}", self.name)
-        return out.stdout.strip() == "true"
-
-    def lines(self):
-        out = self.podman("logs", self.name)
-        return [ln for ln in (out.stdout + out.stderr).splitlines() if ln]
+        workdir = tempfile.mkdtemp(prefix="hello-rel-")
+        super().__init__(HelloContainer("hello-rel", workdir, env, tmpfs_size=tmpfs_size), workdir)
 
     def scratch_dir(self):
         # The image has no shell or ls: reach the tmpfs through the container's root.
         return f"/proc/{self.pid}/root/tmp/hello-scratch"
 
-    def scratch_files(self):
-        return sorted(os.listdir(self.scratch_dir()))
-
-    def close(self):
-        self.podman("rm", "-f", "-t", "0", self.name)
-
 
 def start(args, env, tmpdir=None, tmpfs_size="64m"):
     t = Container(env, tmpfs_size) if args.target == "container" else Native(env, tmpdir)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if http_get(t.admin, "/readyz")[0] == 200:
-            return t
-        time.sleep(0.05)
-    print("\n".join(t.lines()[-20:]))
-    t.close()
-    raise SystemExit("the service did not become ready")
+    try:
+        t.svc.start()
+    except StartError as e:
+        print("\n".join(t.lines()[-20:]))
+        t.close()
+        raise SystemExit(f"the service did not become ready: {e}")
+    return t
 
 
 def rss_kib(pid):
