@@ -3,7 +3,7 @@
 //! (reliability/harness.py) and for trying the Kafka log sink by hand.
 //!
 //! ```text
-//! cargo build --example mock_kafka     # cargo test builds it too (debug)
+//! cargo build --example mock_kafka     # scripts/test-rust.sh builds it too
 //! target/debug/examples/mock_kafka
 //! ```
 //!

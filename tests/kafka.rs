@@ -494,9 +494,9 @@ fn pretty_stdout_still_produces_json_records() {
 /// The `mock_kafka` example (examples/mock_kafka.rs: the mock cluster as a
 /// program, which bench/run.sh and reliability/harness.py run). Cargo puts
 /// examples in `<target>/<profile>/examples/`, next to this test binary's
-/// `deps/`. `cargo test` with no target filter (scripts/test-rust.sh) builds
-/// it with the tests; `cargo test --test kafka` does not, so then it is built
-/// here, once.
+/// `deps/`. scripts/test-rust.sh builds it before the tests (`cargo test
+/// --all-targets` builds examples only as test harnesses, `--test kafka` not
+/// at all); without it, it is built here, once.
 fn mock_kafka_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
