@@ -1,31 +1,36 @@
-//! The stdout writer behind every log formatter: formatted lines go through
-//! bounded queues to one background thread, so a slow or blocked stdout never
-//! stalls a request; when a queue is full the line is dropped and counted.
+//! The stdout writer behind every log formatter: formatted lines are appended
+//! to bounded in-memory buffers that one background thread writes out, so a
+//! slow or blocked stdout never stalls a request; when a buffer is full the
+//! line is dropped and counted.
 //!
-//! Two queues, because not all lines are equal: access lines come by the
+//! Two buffers, because not all lines are equal: access lines come by the
 //! thousand per second, while a warning or an error (a broker down, the
 //! connection cap) is rare and is the line an operator needs. Warnings and
 //! errors have their own budget and are written first, so a burst of traffic
 //! cannot push an outage report out. (tracing-appender's non-blocking writer,
 //! used before, has one queue for all lines.)
+//!
+//! The budgets are bytes, not lines, because bytes are the memory; and a line
+//! is copied into the buffer rather than queued as its own allocation: one
+//! lock and one copy per line, no allocation and no free on another thread.
 
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select_biased};
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Lines queued for stdout before new ones are dropped: the bound on log
-/// memory when stdout is slower than the service.
-pub const QUEUE_LINES: usize = 8192;
+/// Bytes of access (and other info and below) lines waiting for stdout
+/// before new ones are dropped: the bound on log memory when stdout is slower
+/// than the service (about 2,000 access lines; the writer empties it every
+/// few milliseconds while stdout keeps up).
+pub const QUEUE_BYTES: usize = 1024 * 1024;
 /// The budget of warnings and errors, apart from the one above.
-pub const PRIORITY_QUEUE_LINES: usize = 1024;
-/// How long the writer naps when the queues run empty before it blocks: the
-/// most a line waits for its batch (the queues hold 8192 lines, far more
-/// than arrive in this time).
+pub const PRIORITY_QUEUE_BYTES: usize = 256 * 1024;
+/// How long the writer naps when the buffers run empty before it sleeps
+/// until woken: the most a line waits for its batch.
 const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 #[derive(Default)]
@@ -34,115 +39,172 @@ struct Dropped {
     priority: AtomicU64,
 }
 
+/// What the service's threads append to and the writer thread takes.
+#[derive(Default)]
+struct Pending {
+    normal: Vec<u8>,
+    priority: Vec<u8>,
+    /// The writer is waiting on the condition variable: the next line must
+    /// wake it. While it writes or naps, lines are only appended.
+    idle: bool,
+    stop: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    normal_bytes: usize,
+    priority_bytes: usize,
+    dropped: Dropped,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding the lock leaves only whole lines behind.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The sending side; cheap to clone, shared by every formatter.
 #[derive(Clone)]
 pub struct LogWriter {
-    normal: Sender<Vec<u8>>,
-    priority: Sender<Vec<u8>>,
-    dropped: Arc<Dropped>,
+    shared: Arc<Shared>,
 }
 
-/// Stops the writer thread after it wrote everything queued (on drop).
+/// Stops the writer thread after it wrote everything pending (on drop).
 pub struct WriterGuard {
-    stop: Option<Sender<()>>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl LogWriter {
     /// Starts the writer thread on `out` (stdout in the service).
     pub fn spawn(out: impl Write + Send + 'static) -> io::Result<(LogWriter, WriterGuard)> {
-        Self::with_capacity(out, QUEUE_LINES, PRIORITY_QUEUE_LINES)
+        Self::with_capacity(out, QUEUE_BYTES, PRIORITY_QUEUE_BYTES)
     }
 
+    /// With the given budgets in bytes (info and below; warn and error).
     pub fn with_capacity(
         out: impl Write + Send + 'static,
-        lines: usize,
-        priority_lines: usize,
+        normal_bytes: usize,
+        priority_bytes: usize,
     ) -> io::Result<(LogWriter, WriterGuard)> {
-        let (normal, normal_rx) = bounded(lines);
-        let (priority, priority_rx) = bounded(priority_lines);
-        let (stop, stop_rx) = bounded(1);
-        let thread = std::thread::Builder::new()
-            .name("hello-log-writer".into())
-            .spawn(move || run(out, &priority_rx, &normal_rx, &stop_rx))?;
+        let shared = Arc::new(Shared {
+            pending: Mutex::default(),
+            wake: Condvar::new(),
+            normal_bytes,
+            priority_bytes,
+            dropped: Dropped::default(),
+        });
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("hello-log-writer".into())
+                .spawn(move || run(out, &shared))?
+        };
         Ok((
             LogWriter {
-                normal,
-                priority,
-                dropped: Arc::default(),
+                shared: Arc::clone(&shared),
             },
             WriterGuard {
-                stop: Some(stop),
+                shared,
                 thread: Some(thread),
             },
         ))
     }
 
-    /// Queues one formatted line (with its newline); never blocks.
-    pub fn write_line(&self, level: Level, line: Vec<u8>) {
-        let (queue, dropped) = if level <= Level::WARN {
-            (&self.priority, &self.dropped.priority)
+    /// Appends one formatted line (with its newline); never blocks on stdout.
+    pub fn write_line(&self, level: Level, line: &[u8]) {
+        let shared = &*self.shared;
+        let mut pending = shared.lock();
+        let priority = level <= Level::WARN;
+        let (buf, budget, dropped) = if priority {
+            (
+                &mut pending.priority,
+                shared.priority_bytes,
+                &shared.dropped.priority,
+            )
         } else {
-            (&self.normal, &self.dropped.normal)
+            (
+                &mut pending.normal,
+                shared.normal_bytes,
+                &shared.dropped.normal,
+            )
         };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = queue.try_send(line) {
+        if buf.len() + line.len() > budget {
             dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        buf.extend_from_slice(line);
+        if pending.idle {
+            pending.idle = false;
+            drop(pending);
+            shared.wake.notify_one();
         }
     }
 
-    /// Lines dropped because a queue was full: (info and below, warn and error).
+    /// Lines dropped because a budget was full: (info and below, warn and error).
     pub fn dropped(&self) -> (u64, u64) {
+        let d = &self.shared.dropped;
         (
-            self.dropped.normal.load(Ordering::Relaxed),
-            self.dropped.priority.load(Ordering::Relaxed),
+            d.normal.load(Ordering::Relaxed),
+            d.priority.load(Ordering::Relaxed),
         )
     }
 }
 
-fn run(
-    out: impl Write,
-    priority: &Receiver<Vec<u8>>,
-    normal: &Receiver<Vec<u8>>,
-    stop: &Receiver<()>,
-) {
-    // Lines are batched in the buffer and flushed whenever the queues run
-    // empty: one write(2) per burst instead of one per line.
-    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+fn run(mut out: impl Write, shared: &Shared) {
+    // Swapped with the pending buffers under the lock, written without it.
+    let (mut normal, mut priority) = (Vec::new(), Vec::new());
+    let mut napped = false;
     loop {
-        let line = match priority.try_recv().or_else(|_| normal.try_recv()) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = out.flush();
-                // Let lines gather before waiting again: blocking at once
-                // makes every line a wake-up of this thread (a futex call for
-                // the request that queued it), about a context switch per
-                // request under load. A short nap batches them instead.
-                std::thread::sleep(BATCH_WAIT);
-                if let Ok(line) = priority.try_recv().or_else(|_| normal.try_recv()) {
-                    let _ = out.write_all(&line);
+        let stop = {
+            let mut pending = shared.lock();
+            if pending.normal.is_empty() && pending.priority.is_empty() && !pending.stop {
+                if !napped {
+                    // Let lines gather before sleeping: waking for every line
+                    // costs a futex call and a context switch per request
+                    // under load. A short nap batches them instead.
+                    drop(pending);
+                    napped = true;
+                    std::thread::sleep(BATCH_WAIT);
                     continue;
                 }
-                select_biased! {
-                    recv(priority) -> l => match l { Ok(l) => l, Err(_) => break },
-                    recv(normal) -> l => match l { Ok(l) => l, Err(_) => break },
-                    recv(stop) -> _ => break,
+                pending.idle = true;
+                while pending.idle && !pending.stop {
+                    pending = shared.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
                 }
+                pending.idle = false;
             }
+            napped = false;
+            std::mem::swap(&mut pending.priority, &mut priority);
+            std::mem::swap(&mut pending.normal, &mut normal);
+            pending.stop
         };
-        // A failing stdout (closed pipe) loses lines; there is nowhere to say so.
-        let _ = out.write_all(&line);
+        // Warnings and errors first. A failing stdout (closed pipe) loses
+        // lines; there is nowhere to say so.
+        for buf in [&mut priority, &mut normal] {
+            if !buf.is_empty() {
+                let _ = out.write_all(buf);
+            }
+            buf.clear();
+            // A burst's buffer is not kept for ever: memory flat after it.
+            buf.shrink_to(64 * 1024);
+        }
+        let _ = out.flush();
+        if stop {
+            let pending = shared.lock();
+            if pending.normal.is_empty() && pending.priority.is_empty() {
+                return;
+            }
+        }
     }
-    while let Ok(line) = priority.try_recv().or_else(|_| normal.try_recv()) {
-        let _ = out.write_all(&line);
-    }
-    let _ = out.flush();
 }
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -157,7 +219,7 @@ pub struct LevelWriter<'a> {
 
 impl Write for LevelWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write_line(self.level, buf.to_vec());
+        self.writer.write_line(self.level, buf);
         Ok(buf.len())
     }
 
@@ -201,7 +263,7 @@ mod tests {
         /// Queues one line and waits until the writer thread is stuck
         /// writing it: from then on, the queues alone hold what comes.
         fn jam(&self, w: &LogWriter) {
-            w.write_line(Level::INFO, b"first\n".to_vec());
+            w.write_line(Level::INFO, b"first\n");
             while !self.entered.load(Ordering::SeqCst) {
                 std::thread::yield_now();
             }
@@ -234,22 +296,23 @@ mod tests {
     #[test]
     fn a_flood_of_access_lines_cannot_push_out_an_error() {
         let gate = Gate::default();
-        let (w, guard) = LogWriter::with_capacity(gate.clone(), 16, 4).unwrap();
+        // Room for 16 access lines of 11 bytes and 4 errors of 12.
+        let (w, guard) = LogWriter::with_capacity(gate.clone(), 16 * 11, 4 * 12).unwrap();
         gate.jam(&w);
-        // stdout is stuck; traffic fills the normal queue and overflows it.
+        // stdout is stuck; traffic fills the normal budget and overflows it.
         for i in 0..100 {
-            w.write_line(Level::INFO, format!("access {i}\n").into_bytes());
+            w.write_line(Level::INFO, format!("access {i:03}\n").as_bytes());
         }
-        w.write_line(Level::ERROR, b"broker down\n".to_vec());
+        w.write_line(Level::ERROR, b"broker down\n");
         assert_eq!(w.dropped(), (84, 0), "the error had its own budget");
         gate.release();
         drop(guard); // writes everything queued, then stops
         let got = String::from_utf8(gate.got.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = got.lines().collect();
         // The error first, then the queued access lines in order.
-        assert_eq!(lines[..3], ["first", "broker down", "access 0"]);
+        assert_eq!(lines[..3], ["first", "broker down", "access 000"]);
         assert_eq!(lines.len(), 1 + 1 + 16, "every queued line written once");
-        assert_eq!(lines.last(), Some(&"access 15"));
+        assert_eq!(lines.last(), Some(&"access 015"));
     }
 
     /// Counts the writes that reach stdout.
@@ -280,7 +343,7 @@ mod tests {
             while start.elapsed() < std::time::Duration::from_micros(20) * i {
                 std::hint::spin_loop();
             }
-            w.write_line(Level::INFO, format!("line {i}\n").into_bytes());
+            w.write_line(Level::INFO, format!("line {i}\n").as_bytes());
         }
         drop(guard);
         let writes = out.0.load(Ordering::SeqCst);
@@ -291,14 +354,30 @@ mod tests {
     #[test]
     fn the_priority_budget_overflows_on_its_own_and_is_counted() {
         let gate = Gate::default();
-        let (w, guard) = LogWriter::with_capacity(gate.clone(), 4, 2).unwrap();
+        // Room for 2 warnings of 2 bytes.
+        let (w, guard) = LogWriter::with_capacity(gate.clone(), 64, 2 * 2).unwrap();
         gate.jam(&w);
         for _ in 0..10 {
-            w.write_line(Level::WARN, b"w\n".to_vec());
+            w.write_line(Level::WARN, b"w\n");
         }
         assert_eq!(w.dropped(), (0, 8));
         gate.release();
         drop(guard);
         assert_eq!(gate.got.lock().unwrap().len(), "first\nw\nw\n".len());
+    }
+
+    #[test]
+    fn the_budget_is_bytes_so_a_few_long_lines_fill_it() {
+        let gate = Gate::default();
+        let (w, guard) = LogWriter::with_capacity(gate.clone(), 1000, 64).unwrap();
+        gate.jam(&w);
+        let long = [b'x'; 399];
+        for _ in 0..3 {
+            w.write_line(Level::INFO, &[&long[..], b"\n"].concat());
+        }
+        assert_eq!(w.dropped(), (1, 0), "two 400-byte lines fit in 1000 bytes, not three");
+        gate.release();
+        drop(guard);
+        assert_eq!(gate.got.lock().unwrap().len(), "first\n".len() + 2 * 400);
     }
 }

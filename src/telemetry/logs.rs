@@ -76,7 +76,7 @@ pub trait LineSink: Send + Sync + 'static {
 
 impl LineSink for LogWriter {
     fn accept(&self, level: Level, _: &str, _: Option<&str>, line: &[u8]) {
-        self.write_line(level, line.to_vec());
+        self.write_line(level, line);
     }
 }
 
