@@ -344,4 +344,61 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), VARIABLES.len());
     }
+
+    /// The table is the parsers' contract, not a copy that may drift: every
+    /// variable a parser reads is declared, and every declared default is
+    /// the value the service uses when the variable is unset.
+    #[test]
+    fn the_declared_names_and_defaults_are_what_the_parsers_read() {
+        use std::cell::RefCell;
+        use std::collections::BTreeSet;
+
+        use crate::config::Config;
+
+        // Defaults that are not a literal value.
+        let computed = ["HOSTNAME", "KAFKA_PROP_<NAME>"];
+        let literal = |v: &&Variable| v.default != "unset" && !computed.contains(&v.name);
+        let parse = |set: &[(&str, &str)], read: &RefCell<BTreeSet<String>>| {
+            Config::from_lookup(|name| {
+                read.borrow_mut().insert(name.to_owned());
+                set.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .map(|c| format!("{c:?}"))
+        };
+        let declared: BTreeSet<String> = VARIABLES.iter().map(|v| v.name.to_owned()).collect();
+
+        let read = RefCell::new(BTreeSet::new());
+        let unset = parse(&[], &read).unwrap();
+        // With an endpoint and a broker, the variables read only then are read too.
+        let exporting = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("KAFKA_BROKERS", "127.0.0.1:9092"),
+        ];
+        let unset_exporting = parse(&exporting, &read).unwrap();
+        let undeclared: Vec<_> = read.borrow().difference(&declared).cloned().collect();
+        assert!(
+            undeclared.is_empty(),
+            "read but not declared: {undeclared:?}"
+        );
+
+        for v in VARIABLES.iter().filter(literal) {
+            let base = if v.owner == "traces" || v.owner == "kafka" {
+                (&exporting[..], &unset_exporting)
+            } else {
+                (&[][..], &unset)
+            };
+            let mut set = base.0.to_vec();
+            set.push((v.name, v.default));
+            let parsed = parse(&set, &RefCell::default()).unwrap_or_else(|e| {
+                panic!("{}={:?} (its declared default): {e}", v.name, v.default)
+            });
+            assert_eq!(
+                &parsed, base.1,
+                "{} set to its declared default {:?} differs from unset",
+                v.name, v.default
+            );
+        }
+    }
 }

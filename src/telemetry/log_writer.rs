@@ -375,7 +375,11 @@ mod tests {
         for _ in 0..3 {
             w.write_line(Level::INFO, &[&long[..], b"\n"].concat());
         }
-        assert_eq!(w.dropped(), (1, 0), "two 400-byte lines fit in 1000 bytes, not three");
+        assert_eq!(
+            w.dropped(),
+            (1, 0),
+            "two 400-byte lines fit in 1000 bytes, not three"
+        );
         gate.release();
         drop(guard);
         assert_eq!(gate.got.lock().unwrap().len(), "first\n".len() + 2 * 400);
