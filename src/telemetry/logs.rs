@@ -434,7 +434,14 @@ mod tests {
                 }
             }
         }
-        for s in ["", "héllo wörld ✓ 🦀", "http.request.method", "a\u{7f}b", "é\"", "✓\n"] {
+        for s in [
+            "",
+            "héllo wörld ✓ 🦀",
+            "http.request.method",
+            "a\u{7f}b",
+            "é\"",
+            "✓\n",
+        ] {
             assert_eq!(needs_escape(s), simple(s), "{s:?}");
         }
     }
