@@ -3,10 +3,14 @@
 # pipe, metrics, spans; no OTLP endpoint) against a bare-axum baseline built
 # from the same crates, side by side in one run, rounds alternating.
 # Server pinned to CPU 0, wrk to CPU 1. Reports req/s, latency p50/p99,
-# server CPU µs per request, RSS after load, and ratios to the baseline.
+# server CPU µs per request, RSS after load, and ratios to the baseline; then
+# hello's RSS after 1× and MEMORY_FACTOR× the load in one process, start to
+# ready (bench/start_to_ready.py), the binary and image sizes, and the
+# targets of bench/README.md, each met or missed.
 #
-#   bench/run.sh                    # 3 rounds × 10 s per variant
+#   bench/run.sh                    # 3 rounds × 10 s per variant, then 100 s for memory
 #   ROUNDS=5 DURATION=20 bench/run.sh
+#   MEMORY_FACTOR=0 STARTS=3 bench/run.sh   # no long memory run, fewer timed starts
 #   VARIANTS="baseline hello" bench/run.sh
 #   HELLO_O3_BIN=/path/to/opt-level-3/hello VARIANTS="baseline hello hello-o3" bench/run.sh
 #   HELLO_PREV_BIN=/path/to/an/earlier/hello VARIANTS="baseline hello hello-prev" bench/run.sh
@@ -27,7 +31,11 @@ CONNECTIONS=${CONNECTIONS:-32}
 # queueing. Paced: the same offered load for every variant, so p99 shows what a
 # variant adds to a request rather than how long the queue is.
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-}
-VARIANTS=${VARIANTS:-"baseline hello hello-nolog hello-kafka hello-kafka-down"}
+VARIANTS=${VARIANTS:-"baseline hello hello-otlp hello-kafka hello-nolog"}
+# RSS after DURATION and after MEMORY_FACTOR × DURATION of load (0 or 1: skipped).
+MEMORY_FACTOR=${MEMORY_FACTOR:-10}
+# Starts timed for "start to ready".
+STARTS=${STARTS:-10}
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/install-tools.sh"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset missing (util-linux)"; exit 1; }
 
@@ -127,36 +135,43 @@ kafka_sent() {
     awk '/^hello_log_events_total\{/ && /outcome="sent"/ {s += $2} END {print s + 0}'
 }
 
+# launch VARIANT: starts it pinned to CPU 0 on free ports and waits until it is
+# ready; sets port, admin, pid (the server) and server_job (its pipeline).
+launch() {
+  local v=$1 bin ready_url
+  port=$(hello_free_port)
+  admin=$(hello_free_port)
+  # The service's stdout goes to a pipe drained by cat, as a container runtime would.
+  start_variant "$v" "$port" "$admin" | taskset -c 1 cat >/dev/null &
+  server_job=$!
+  sleep 0.3
+  case $v in
+    baseline) bin=$BASELINE_BIN ;;
+    hello-o3) bin=$HELLO_O3_BIN ;;
+    hello-prev) bin=$HELLO_PREV_BIN ;;
+    *) bin=$HELLO_BIN ;;
+  esac
+  pid=""
+  for _ in $(seq 100); do
+    pid=$(pid_listening_on "$port" "$bin" || true)
+    [ -n "$pid" ] && break
+    sleep 0.05
+  done
+  [ -n "$pid" ] || { echo "variant $v did not start"; exit 1; }
+  # Ready: hello's /readyz on its admin port; the baseline has only `/`, and an
+  # earlier build may predate the admin port.
+  case $v in
+    baseline | hello-prev) ready_url="http://127.0.0.1:$port/" ;;
+    *) ready_url="http://127.0.0.1:$admin/readyz" ;;
+  esac
+  for _ in $(seq 50); do curl -sf -o /dev/null "$ready_url" && break; sleep 0.1; done
+  curl -sf -o /dev/null "$ready_url" || { echo "variant $v did not become ready ($ready_url)"; exit 1; }
+}
+
 results="$WORK/results.tsv"
 for round in $(seq 1 "$ROUNDS"); do
   for v in $VARIANTS; do
-    port=$(hello_free_port)
-    admin=$(hello_free_port)
-    # The service's stdout goes to a pipe drained by cat, as a container runtime would.
-    start_variant "$v" "$port" "$admin" | taskset -c 1 cat >/dev/null &
-    server_job=$!
-    sleep 0.3
-    case $v in
-      baseline) bin=$BASELINE_BIN ;;
-      hello-o3) bin=$HELLO_O3_BIN ;;
-      hello-prev) bin=$HELLO_PREV_BIN ;;
-      *) bin=$HELLO_BIN ;;
-    esac
-    pid=""
-    for _ in $(seq 100); do
-      pid=$(pid_listening_on "$port" "$bin" || true)
-      [ -n "$pid" ] && break
-      sleep 0.05
-    done
-    [ -n "$pid" ] || { echo "variant $v did not start"; exit 1; }
-    # Ready: hello's /readyz on its admin port; the baseline has only `/`, and an
-    # earlier build may predate the admin port.
-    case $v in
-      baseline | hello-prev) ready_url="http://127.0.0.1:$port/" ;;
-      *) ready_url="http://127.0.0.1:$admin/readyz" ;;
-    esac
-    for _ in $(seq 50); do curl -sf -o /dev/null "$ready_url" && break; sleep 0.1; done
-    curl -sf -o /dev/null "$ready_url" || { echo "variant $v did not become ready ($ready_url)"; exit 1; }
+    launch "$v"
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
     k0=$(kafka_sent "$admin")
     t0=$(cpu_ticks "$pid")
@@ -181,12 +196,37 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# Memory: one hello process under the same load for DURATION, then for
+# MEMORY_FACTOR × DURATION in all; RSS after each (flat = the longer run did not grow it).
+mem_1x="" mem_nx=""
+if [ "$MEMORY_FACTOR" -gt 1 ] && [[ " $VARIANTS " == *" hello "* ]]; then
+  launch hello
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${WRK_ARGS[@]}" "http://127.0.0.1:$port/" >/dev/null
+  mem_1x=$(rss_kib "$pid")
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$((DURATION * (MEMORY_FACTOR - 1)))s" "${WRK_ARGS[@]}" "http://127.0.0.1:$port/" >/dev/null
+  mem_nx=$(rss_kib "$pid")
+  kill -TERM "$pid"; wait "$server_job" 2>/dev/null || true
+  echo "memory: RSS ${mem_1x} KiB after ${DURATION} s of load, ${mem_nx} KiB after $((DURATION * MEMORY_FACTOR)) s"
+fi
+# Start to ready (no exporters), and the sizes.
+start_ms=$(python3 bench/start_to_ready.py "$HELLO_BIN" "$STARTS" | awk -F= '/^START_TO_READY_MS=/ {print $2}')
+bin_bytes=$(stat -c %s "$HELLO_BIN")
+image_bytes="" image_rev=""
+if hello_podman image exists "$HELLO_IMAGE" 2>/dev/null; then
+  image_bytes=$(hello_podman image inspect --format '{{.Size}}' "$HELLO_IMAGE")
+  image_rev=$(hello_podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}}' "$HELLO_IMAGE")
+fi
+
 mkdir -p bench/results
 report="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 - "$results" "$VARIANTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$MODE" >"$report" <<'PY'
+python3 - "$results" "$VARIANTS" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$MODE" \
+  "$MEMORY_FACTOR" "$mem_1x" "$mem_nx" "$start_ms" "$bin_bytes" "$image_bytes" "$image_rev" \
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$report" <<'PY'
 import statistics, sys, platform
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
 variants, rounds, duration, conns, mode = sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+factor, mem_1x, mem_nx, start_ms, bin_bytes, image_bytes, image_rev, head = sys.argv[7:15]
+print(f"Command: `VARIANTS=\"{' '.join(variants)}\" ROUNDS={rounds} DURATION={duration} CONNECTIONS={conns} MEMORY_FACTOR={factor} bench/run.sh` at {head}.\n")
 med = {}
 for v in variants:
     r = [x for x in rows if x[0] == v]
@@ -210,6 +250,26 @@ if "hello" in med:
     for v in variants:
         if v.startswith(("hello-kafka", "hello-otlp")):
             print(f"| {v} | {med[v][0] / h[0]:.2f}× | {med[v][2] / h[2]:.2f}× | {med[v][4] / 1024:.1f} MiB |")
+
+# The targets (bench/README.md), each met or missed, from this run.
+def verdict(ok):
+    return "met" if ok else "**missed**"
+print("\n| target | measured | goal | |")
+print("|---|---|---|---|")
+for v, goal in (("hello", 0.85), ("hello-otlp", 0.75), ("hello-kafka", 0.80)):
+    if base and v in med:
+        r = med[v][0] / base[0]
+        print(f"| `{v}` req/s vs baseline | {r:.2f}× | ≥ {goal:.2f}× | {verdict(r >= goal)} |")
+if mem_1x and mem_nx:
+    a, b = int(mem_1x) / 1024, int(mem_nx) / 1024
+    print(f"| RSS after the load, after {factor}× the load | {a:.1f} MiB, {b:.1f} MiB | ≤ 10 MiB, flat (≤ +10 %) | {verdict(max(a, b) <= 10 and b <= a * 1.1)} |")
+if start_ms:
+    print(f"| start to ready (`/readyz` 200), no exporters | {float(start_ms):.1f} ms | ≤ 30 ms | {verdict(float(start_ms) <= 30)} |")
+print(f"| static binary | {int(bin_bytes):,} bytes | | |")
+if image_bytes:
+    print(f"| image (`$HELLO_IMAGE`, revision {image_rev[:12]}) | {int(image_bytes):,} bytes | ≤ 8,000,000 bytes | {verdict(int(image_bytes) <= 8_000_000)} |")
+else:
+    print("| image | not built here (`scripts/build-image.sh`) | ≤ 8,000,000 bytes | |")
 PY
 cat "$report"
 echo "(saved to $report)"

@@ -100,6 +100,9 @@ check "size $size bytes <= budget $SIZE_BUDGET" test "$size" -le "$SIZE_BUDGET"
 mnt=$(hello_podman image mount "$HELLO_IMAGE") || exit 1
 (cd "$mnt" && find . -mindepth 1 -printf '%M %U:%G /%P\n' | sort -k3) >"$work/files.txt"
 (cd "$mnt" && find . -mindepth 1 -type f -printf '        %10s  /%P\n' | sort -k2)
+# A release profile override of this package silently turned stripping off
+# once (1.3 MB of symbols): the shipped binary carries none.
+check "the binary has no symbol table (stripped)" bash -c "! readelf -S -W '$mnt/hello' | grep -q ' .symtab '"
 cp "$mnt/etc/passwd" "$work/passwd"
 cp "$mnt/etc/group" "$work/group"
 hello_podman image unmount "$HELLO_IMAGE" >/dev/null
