@@ -9,6 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+/// How often raw histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
 use axum::http::Method;
 use metrics::{Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -96,10 +99,12 @@ impl MetricsRenderer {
 
     /// Drains raw histogram samples between scrapes so memory stays flat
     /// even when nobody scrapes.
+    /// (Every sample is kept until drained: at 100k requests/s, 5 s of
+    /// them held about 8 MiB; 1 s holds a fifth of that.)
     pub fn spawn_upkeep(&self) {
         let handle = self.handle.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            let mut tick = tokio::time::interval(UPKEEP_EVERY);
             loop {
                 tick.tick().await;
                 handle.run_upkeep();
