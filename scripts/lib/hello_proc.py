@@ -72,7 +72,21 @@ def listening(lines):
     return None
 
 
-class Hello:
+class _Started:
+    """`with X(...) as x`: start() on entry (stop() if that fails), stop() on exit."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Hello(_Started):
     """One hello process. After start(): proc, pid, port (public), admin_port, log (Path of
     WORKDIR/NAME.log: stdout and stderr), tmpdir. env: extra variables (they win over
     the defaults); unset: variables of the caller's environment not to pass on;
@@ -163,16 +177,6 @@ class Hello:
             self._out.close()
             self._out = None
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
-
 
 def podman(*args, timeout=60):
     """podman as scripts/env.sh's hello_podman calls it on these machines: vfs storage
@@ -185,7 +189,7 @@ def podman(*args, timeout=60):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-class Container:
+class Container(_Started):
     """The image ($HELLO_IMAGE, or image) as one detached podman container, hardened the
     way scripts/lib/hello.sh's hello_run_hardened runs it (the restricted Pod Security
     settings): host network, read-only root, no capabilities, no-new-privileges, uid/gid
@@ -284,16 +288,6 @@ class Container:
             pass
         podman("rm", "-f", "-t", "0", self.container)
         self.removed = True
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _wait_started(svc, timeout, output):
