@@ -10,11 +10,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::Proc;
@@ -533,33 +532,16 @@ fn mock_kafka_path() -> &'static Path {
     })
 }
 
-/// The example running as a child process, its stdout lines collected.
-struct MockKafka {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+/// The mock cluster program, run like any test peer (`common::Proc`).
+struct MockKafka(Proc);
 
 impl MockKafka {
     fn start(vars: &[(&str, &str)]) -> MockKafka {
         let mut cmd = Command::new(mock_kafka_path());
         cmd.env_remove("KAFKA_MOCK_SECONDS")
             .env_remove("KAFKA_MOCK_FLAP")
-            .envs(vars.iter().copied())
-            .stdout(Stdio::piped());
-        let mut child = cmd.spawn().expect("start the mock_kafka example");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().unwrap();
-        let into = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                into.lock().unwrap().push(line);
-            }
-        });
-        MockKafka { child, lines }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+            .envs(vars.iter().copied());
+        MockKafka(Proc::spawn_command(cmd, tempfile::tempdir().unwrap()))
     }
 
     /// The value of the first `KEY=value` line, waiting for it.
@@ -578,39 +560,18 @@ impl MockKafka {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
 
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    /// Waits for exit, at most `limit`: the exit code (None: killed by a
-    /// signal) and how long it took.
-    fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100)); // the last lines
-                return (status.code(), start.elapsed());
-            }
-            assert!(
-                start.elapsed() < limit,
-                "mock_kafka still running after {limit:?}: {:?}",
-                self.lines()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+impl std::ops::Deref for MockKafka {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.0
     }
 }
 
-impl Drop for MockKafka {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for MockKafka {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.0
     }
 }
 

@@ -253,13 +253,20 @@ impl Proc {
             .env("PORT", "0")
             .env("ADMIN_PORT", "0")
             .env("TMPDIR", dir.path())
-            .env("SHUTDOWN_DRAIN_SECONDS", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("SHUTDOWN_DRAIN_SECONDS", "0");
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
+        Proc::spawn_command(cmd, dir)
+    }
+
+    /// Spawns any program (a test peer such as the mock Kafka cluster),
+    /// collecting its stdout and stderr lines; killed when dropped.
+    pub fn spawn_command(mut cmd: Command, dir: tempfile::TempDir) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
@@ -307,7 +314,8 @@ impl Proc {
             if start.elapsed() > limit {
                 let _ = self.child.kill();
                 panic!(
-                    "hello did not exit within {limit:?}; stdout: {:?}",
+                    "{:?} did not exit within {limit:?}; stdout: {:?}",
+                    self.child.id(),
                     self.lines()
                 );
             }
