@@ -34,7 +34,7 @@ use crate::telemetry::http::{BodyProgress, HttpTelemetry, observe};
 pub struct Guards {
     /// Requests in progress at once across all routes; one more is shed
     /// (503, `Retry-After: 1`) rather than queued.
-    permits: Arc<Semaphore>,
+    permits: Semaphore,
     /// The whole request, body included: 408 when the client was still
     /// sending its body, 503 when the service ran out of time.
     timeout: Duration,
@@ -46,7 +46,7 @@ pub struct Guards {
 impl Guards {
     pub fn new(max_concurrent: usize, timeout: Duration, body_limit: usize) -> Self {
         Guards {
-            permits: Arc::new(Semaphore::new(max_concurrent)),
+            permits: Semaphore::new(max_concurrent),
             timeout,
             body_limit,
         }
@@ -135,7 +135,7 @@ async fn guarded<S>(guards: &Guards, inner: S, mut req: Request) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    let Ok(_permit) = Arc::clone(&guards.permits).try_acquire_owned() else {
+    let Ok(_permit) = guards.permits.try_acquire() else {
         let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later");
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -15,7 +15,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -106,41 +106,36 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
             .map(|_| Box::new(KafkaSlot(Arc::clone(&kafka_slot))) as Box<dyn logs::LineSink>)
     };
 
-    // The request span always reaches the log layer, whatever RUST_LOG says:
-    // it carries the ids that a WARN or ERROR line inside a request needs.
-    let filter = EnvFilter::try_new(&config.logs.filter)?.or(filter_fn(|m| {
-        m.is_span() && m.target() == REQUEST_SPAN_TARGET
-    }));
-    let exporting = otel.is_some();
-    let registry = tracing_subscriber::registry().with(otel);
+    // RUST_LOG, and the request span whatever RUST_LOG says: it carries the
+    // ids that a WARN or ERROR line inside a request needs.
+    let filter = EnvFilter::try_new(format!(
+        "{},{REQUEST_SPAN_TARGET}=trace",
+        config.logs.filter
+    ))?;
     let installed = match config.logs.format {
-        LogFormat::Json if !exporting => {
-            // One layer: the filter is global, which spares every span and
-            // event the bookkeeping of per-layer filters (about 1.2k
-            // instructions a request, bench/README.md). The directive keeps
-            // the request span whatever RUST_LOG says, like the `or` above.
-            let global = EnvFilter::try_new(format!(
-                "{},{REQUEST_SPAN_TARGET}=trace",
-                config.logs.filter
-            ))?;
-            let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
-            sinks.extend(kafka_line_sink());
-            tracing_subscriber::registry()
-                .with(global)
-                .with(logs::JsonLogLayer::new(sinks))
-                .try_init()
-        }
         LogFormat::Json => {
             let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
             sinks.extend(kafka_line_sink());
-            registry
-                .with(logs::JsonLogLayer::new(sinks).with_filter(filter))
-                .try_init()
+            let json = logs::JsonLogLayer::new(sinks);
+            match otel {
+                Some(otel) => tracing_subscriber::registry()
+                    .with(otel)
+                    .with(json.with_filter(filter))
+                    .try_init(),
+                // One layer: the filter is global, which spares every span
+                // and event the bookkeeping of per-layer filters (about 1.2k
+                // instructions a request, bench/README.md).
+                None => tracing_subscriber::registry()
+                    .with(filter)
+                    .with(json)
+                    .try_init(),
+            }
         }
         LogFormat::Pretty => {
             // The pretty formatter for stdout; Kafka still gets JSON lines.
             let kafka_json = kafka_line_sink().map(|sink| logs::JsonLogLayer::new(vec![sink]));
-            registry
+            tracing_subscriber::registry()
+                .with(otel)
                 .with(fmt::layer().with_writer(writer).with_filter(filter))
                 .with(kafka_json.with_filter(EnvFilter::try_new(&config.logs.filter)?))
                 .try_init()
