@@ -209,7 +209,10 @@ if [ "$MEMORY_FACTOR" -gt 1 ] && [[ " $VARIANTS " == *" hello "* ]]; then
   echo "memory: RSS ${mem_1x} KiB after ${DURATION} s of load, ${mem_nx} KiB after $((DURATION * MEMORY_FACTOR)) s"
 fi
 # Start to ready (no exporters), and the sizes.
-start_ms=$(python3 bench/start_to_ready.py "$HELLO_BIN" "$STARTS" | awk -F= '/^START_TO_READY_MS=/ {print $2}')
+start_ms=""
+if [ "$STARTS" -gt 0 ]; then   # STARTS=0: not measured
+  start_ms=$(python3 bench/start_to_ready.py "$HELLO_BIN" "$STARTS" | awk -F= '/^START_TO_READY_MS=/ {print $2}')
+fi
 bin_bytes=$(stat -c %s "$HELLO_BIN")
 image_bytes="" image_rev=""
 if hello_podman image exists "$HELLO_IMAGE" 2>/dev/null; then

@@ -1,20 +1,19 @@
-//! The router and its layers, built once and shared by production and tests.
+//! The two listeners' applications, built once and shared by production and
+//! tests.
 //!
-//! Every route and the fallback run under one layer, [`crate::edge`], from
-//! inside the router, so the telemetry knows the matched route and sees every
-//! final status: telemetry (span, metrics, access line, header-size limit,
-//! JSON error bodies) → load shedding at the global concurrency limit →
-//! request time budget → panic guard → body size limit → handler. The probes
-//! and `/metrics` are a separate router for the admin listener, with the
+//! Every request runs through one [`crate::edge::Edge`] around the router,
+//! which labels it with its route pattern and sees every final status:
+//! telemetry (span, metrics, access line, header-size limit, JSON error
+//! bodies) → load shedding at the global concurrency limit → request time
+//! budget → panic guard → body size limit → router → handler. The probes and
+//! `/metrics` are a separate router for the admin listener, with the
 //! telemetry and the panic guard but without shedding and the time budget.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-
 use crate::config::Config;
-use crate::edge::{EdgeLayer, Guards};
+use crate::edge::{Edge, Guards};
 use crate::routes::{self, AppState};
 use crate::scratch::ScratchStore;
 use crate::shutdown::Readiness;
@@ -35,9 +34,9 @@ pub struct Limits {
 /// A built application: the two routers plus the handles `serve` drives.
 pub struct App {
     /// The public API (`PORT`).
-    pub router: Router,
+    pub public: Arc<Edge>,
     /// Probes and `/metrics` (`ADMIN_PORT`).
-    pub admin: Router,
+    pub admin: Arc<Edge>,
     pub readiness: Arc<Readiness>,
     pub limits: Limits,
     /// The edge telemetry, also for requests rejected below the router.
@@ -64,20 +63,21 @@ pub fn build_app(config: &Config, metrics: MetricsRenderer) -> App {
     // Probes and /metrics are exempt from shedding and timeouts: overload
     // must show up as 503s on traffic, not as failed liveness probes that
     // make Kubernetes restart a busy pod.
-    let admin = routes::admin()
-        .layer(EdgeLayer::unguarded(Arc::clone(&telemetry)))
-        .with_state(state.clone());
+    let admin = Edge::unguarded(routes::admin(), state.clone(), Arc::clone(&telemetry));
     let guards = Guards::new(
         config.server.max_concurrent_requests,
         config.server.request_timeout,
         usize::try_from(config.scratch.max_bytes).unwrap_or(usize::MAX),
     );
-    let router = routes::api(config.fault_injection)
-        .layer(EdgeLayer::guarded(Arc::clone(&telemetry), guards))
-        .with_state(state);
+    let public = Edge::guarded(
+        routes::api(config.fault_injection),
+        state,
+        Arc::clone(&telemetry),
+        guards,
+    );
     App {
-        router,
-        admin,
+        public: Arc::new(public),
+        admin: Arc::new(admin),
         readiness,
         limits: Limits {
             max_header_bytes: config.server.max_header_bytes,

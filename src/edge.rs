@@ -1,32 +1,39 @@
-//! The one layer every route runs under: the request's telemetry
+//! The one layer every request runs under: the request's telemetry
 //! ([`observe`]) around the guards that protect the service (load shedding
 //! at the global concurrency limit, the request time budget, the panic guard
-//! and the body size limit), then the route.
+//! and the body size limit), then the router.
 //!
-//! One hand-written layer instead of a stack of six tower layers because each
-//! layer costs its own service clone, poll and often a boxed future per
-//! request: here a request pays one boxed future and one timer. What each
-//! guard answers is the contract of the separate layers it replaced (the
-//! tests in `tests/hardening.rs` and `tests/http_api.rs` pin every status).
+//! It is the HTTP service itself, outside the axum router, rather than a
+//! stack of tower layers inside it: each layer costs its own service clone,
+//! poll and often a boxed future per request, and a layer added with
+//! `Router::layer` is applied to every route separately, re-boxing each.
+//! Here a request pays one boxed future and one timer. The route label its
+//! telemetry needs is found by matching the router's own patterns (declared
+//! once, in [`crate::routes::Routes`]) with the router matcher axum uses.
+//! What each guard answers is the contract of the separate layers it
+//! replaced (the tests in `tests/hardening.rs` and `tests/http_api.rs` pin
+//! every status).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures_util::FutureExt;
 use tokio::sync::Semaphore;
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::error::json_error;
+use crate::routes::{AppState, Routes};
 use crate::telemetry::http::{BodyProgress, HttpTelemetry, observe};
+use crate::telemetry::metrics::UNMATCHED;
 
 /// What the public routes are guarded by; the admin routes (probes,
 /// `/metrics`) have none of it but the panic guard: overload must show as
@@ -53,88 +60,92 @@ impl Guards {
     }
 }
 
-/// The [`Layer`] that wraps every route (and the fallback) of a router.
-#[derive(Clone)]
-pub struct EdgeLayer {
+/// One listener's application: its router, the route labels, the telemetry
+/// and (public listener) the guards.
+pub struct Edge {
+    router: Router,
+    /// The router's patterns, for the `http.route` label; no match is
+    /// [`UNMATCHED`] (the router answers those with its JSON 404).
+    labels: matchit::Router<&'static str>,
     telemetry: Arc<HttpTelemetry>,
-    guards: Option<Arc<Guards>>,
+    guards: Option<Guards>,
 }
 
-impl EdgeLayer {
-    /// Telemetry, guards, route: the public listener's routes.
-    pub fn guarded(telemetry: Arc<HttpTelemetry>, guards: Guards) -> Self {
-        EdgeLayer {
-            telemetry,
-            guards: Some(Arc::new(guards)),
-        }
+impl Edge {
+    /// Telemetry, guards, route: the public listener.
+    pub fn guarded(
+        routes: Routes,
+        state: AppState,
+        telemetry: Arc<HttpTelemetry>,
+        guards: Guards,
+    ) -> Self {
+        Self::new(routes, state, telemetry, Some(guards))
     }
 
-    /// Telemetry and the panic guard only: the admin listener's routes.
-    pub fn unguarded(telemetry: Arc<HttpTelemetry>) -> Self {
-        EdgeLayer {
-            telemetry,
-            guards: None,
-        }
+    /// Telemetry and the panic guard only: the admin listener.
+    pub fn unguarded(routes: Routes, state: AppState, telemetry: Arc<HttpTelemetry>) -> Self {
+        Self::new(routes, state, telemetry, None)
     }
-}
 
-impl<S> Layer<S> for EdgeLayer {
-    type Service = Edge<S>;
-
-    fn layer(&self, inner: S) -> Edge<S> {
+    fn new(
+        routes: Routes,
+        state: AppState,
+        telemetry: Arc<HttpTelemetry>,
+        guards: Option<Guards>,
+    ) -> Self {
+        let (router, patterns) = routes.finish(state);
+        let mut labels = matchit::Router::new();
+        for pattern in patterns {
+            // The router accepted the same pattern a moment ago (axum panics
+            // on a bad or duplicate one), so the matcher accepts it too.
+            if let Err(e) = labels.insert(pattern, pattern) {
+                unreachable!("route pattern {pattern} rejected by the matcher: {e}");
+            }
+        }
         Edge {
-            inner,
-            telemetry: Arc::clone(&self.telemetry),
-            guards: self.guards.clone(),
+            router,
+            labels,
+            telemetry,
+            guards,
         }
+    }
+
+    /// The route label of `path`: its pattern, or [`UNMATCHED`].
+    pub fn label(&self, path: &str) -> &'static str {
+        self.labels.at(path).map_or(UNMATCHED, |m| *m.value)
+    }
+
+    /// Serves one request: telemetry, guards, router.
+    pub async fn serve(&self, req: Request) -> Response {
+        let route = self.label(req.uri().path());
+        observe(&self.telemetry, route, req, |req| async move {
+            let router = self.router.clone();
+            match &self.guards {
+                Some(guards) => guarded(guards, router, req).await,
+                None => call_catching(router, req).await,
+            }
+        })
+        .await
     }
 }
 
+/// An [`Edge`] as hyper's connection service (one clone per connection).
 #[derive(Clone)]
-pub struct Edge<S> {
-    inner: S,
-    telemetry: Arc<HttpTelemetry>,
-    guards: Option<Arc<Guards>>,
-}
+pub struct EdgeService(pub Arc<Edge>);
 
-impl<S> Service<Request> for Edge<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for EdgeService {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        // The ready service goes with this request; the clone stays for
-        // the next one (tower's rule for services that are polled ready).
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let telemetry = Arc::clone(&self.telemetry);
-        let guards = self.guards.clone();
-        Box::pin(async move {
-            let response = observe(&telemetry, req, |req| async move {
-                match guards {
-                    Some(guards) => guarded(&guards, inner, req).await,
-                    None => call_catching(inner, req).await,
-                }
-            })
-            .await;
-            Ok(response)
-        })
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let edge = Arc::clone(&self.0);
+        Box::pin(async move { Ok(edge.serve(req.map(Body::new)).await) })
     }
 }
 
 /// Shedding, the time budget and the body limit around the route.
-async fn guarded<S>(guards: &Guards, inner: S, mut req: Request) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
+async fn guarded(guards: &Guards, router: Router, mut req: Request) -> Response {
     let Ok(_permit) = guards.permits.try_acquire() else {
         let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later");
         res.headers_mut()
@@ -157,7 +168,7 @@ where
     if !http_body::Body::is_end_stream(req.body()) {
         req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
     }
-    match tokio::time::timeout(guards.timeout, call_catching(inner, req)).await {
+    match tokio::time::timeout(guards.timeout, call_catching(router, req)).await {
         Ok(response) => response,
         Err(_) if progress.is_some_and(|p| p.waiting_for_client()) => json_error(
             StatusCode::REQUEST_TIMEOUT,
@@ -170,14 +181,11 @@ where
     }
 }
 
-/// The route, with a panic in it (while building its future or polling it)
+/// The router, with a panic in it (while building its future or polling it)
 /// answered as a JSON 500; the panic hook has already reported it.
-async fn call_catching<S>(mut inner: S, req: Request) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
+async fn call_catching(mut router: Router, req: Request) -> Response {
     let internal = || json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-    let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(req))) else {
+    let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) else {
         return internal();
     };
     match AssertUnwindSafe(future).catch_unwind().await {

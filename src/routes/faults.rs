@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
 
-use super::AppState;
+use super::Routes;
 use crate::error::ApiError;
 use crate::settings::{self, ConfigError, Lookup, parse_bool};
 
@@ -25,8 +25,8 @@ pub(crate) fn enabled(lookup: Lookup<'_>) -> Result<bool, ConfigError> {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/v1/status/{code}", get(status))
         .route("/v1/delay/{ms}", get(delay))
         .route("/v1/panic", get(panic))

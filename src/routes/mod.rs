@@ -10,7 +10,7 @@ pub mod version;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -55,18 +55,63 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// A router and the patterns of its routes, declared together in one call
+/// per route: the edge (`crate::edge`) runs outside the router and matches
+/// the same patterns itself to label the request's telemetry, so a route
+/// cannot be served without its label.
+pub struct Routes {
+    router: Router<AppState>,
+    patterns: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            patterns: Vec::new(),
+        }
+    }
+
+    /// Adds `pattern` (axum's syntax, e.g. `/v1/scratch/{key}`).
+    pub fn route(mut self, pattern: &'static str, methods: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(pattern, methods);
+        self.patterns.push(pattern);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.patterns.extend(other.patterns);
+        self
+    }
+
+    /// The router, with the JSON 404 for unknown paths and its state, and
+    /// the patterns it serves.
+    pub fn finish(self, state: AppState) -> (Router, Vec<&'static str>) {
+        (
+            self.router.fallback(not_found).with_state(state),
+            self.patterns,
+        )
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The admin listener's routes: probes and metrics, cheap, never shed.
-pub fn admin() -> Router<AppState> {
-    Router::new()
+pub fn admin() -> Routes {
+    Routes::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .fallback(not_found)
 }
 
-/// Everything else, and the JSON 404 for unknown paths.
-pub fn api(fault_injection: bool) -> Router<AppState> {
-    let router = Router::new()
+/// Everything else (unknown paths get the JSON 404).
+pub fn api(fault_injection: bool) -> Routes {
+    let routes = Routes::new()
         .route("/", get(greeting::greet))
         .route("/version", get(version::version))
         .route(
@@ -75,12 +120,11 @@ pub fn api(fault_injection: bool) -> Router<AppState> {
                 .put(scratch::write)
                 .delete(scratch::remove),
         );
-    let router = if fault_injection {
-        router.merge(faults::router())
+    if fault_injection {
+        routes.merge(faults::routes())
     } else {
-        router
-    };
-    router.fallback(not_found)
+        routes
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -17,11 +17,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -29,6 +27,7 @@ use self::conn_io::ConnIo;
 pub use self::conn_io::{LINGER_BYTES, LINGER_TIME};
 use crate::app::App;
 use crate::config::Config;
+use crate::edge::{Edge, EdgeService};
 use crate::telemetry::http::HttpTelemetry;
 use crate::telemetry::throttle::LogThrottle;
 
@@ -62,7 +61,7 @@ impl Listeners {
 /// What every connection of one listener is served with.
 #[derive(Clone)]
 struct ConnSettings {
-    router: Router,
+    edge: Arc<Edge>,
     header_read_timeout: Duration,
     send_timeout: Duration,
     max_buf: usize,
@@ -86,7 +85,7 @@ impl ConnSettings {
             Arc::clone(&self.telemetry),
             slot.into(),
         );
-        let svc = TowerToHyperService::new(self.router.clone());
+        let svc = EdgeService(Arc::clone(&self.edge));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
@@ -231,8 +230,8 @@ pub async fn serve(
     // once headers outgrow this buffer; below it the edge middleware applies
     // MAX_HEADER_BYTES exactly.
     let max_buf = (limits.max_header_bytes + 16 * 1024).max(8192);
-    let settings = |router: Router| ConnSettings {
-        router,
+    let settings = |edge: &Arc<Edge>| ConnSettings {
+        edge: Arc::clone(edge),
         header_read_timeout: limits.header_read_timeout,
         send_timeout: limits.request_timeout,
         max_buf,
@@ -249,9 +248,9 @@ pub async fn serve(
         name,
         limit,
         settings: settings(if name == "admin" {
-            app.admin.clone()
+            &app.admin
         } else {
-            app.router.clone()
+            &app.public
         }),
     };
     let public = acceptor(

@@ -1,13 +1,14 @@
-//! The per-request edge middleware: one server span (continuing an incoming
-//! W3C `traceparent`), the duration histogram and in-flight gauge, one
+//! The per-request edge middleware: the request's trace context (continuing
+//! an incoming W3C `traceparent`: a server span when spans are exported,
+//! otherwise just its ids), the duration histogram and in-flight gauge, one
 //! access-log line, the header-size limit (431) and the JSON error body —
 //! and `Connection: close` while draining — one layer instead of several,
 //! because each layer costs a boxed future and a service clone per request.
 //!
-//! It wraps every route (and the fallback) from inside the router, so the
-//! matched route is known before the span starts, and it sees the final
-//! status of everything below it: handlers, panics turned into 500s,
-//! timeouts, load shedding.
+//! It runs around the router (`crate::edge`), which gives it the route
+//! pattern before the span starts, and it sees the final status of
+//! everything below it: handlers, panics turned into 500s, timeouts, load
+//! shedding.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -28,6 +29,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::access::Access;
+use super::logs::{self, RequestIds};
 use super::metrics::{HttpMetrics, OTHER_METHOD, UNMATCHED, method_index, method_label};
 use crate::error::{ensure_json_errors, json_error};
 use crate::shutdown::Readiness;
@@ -145,19 +148,32 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The request's telemetry around `run` (the guards and the route, see
-/// `crate::edge`): its span, in-flight gauge, duration histogram and access
-/// line; the header-size limit (431); the JSON body of every error status;
-/// `Connection: close` while draining.
-pub async fn observe<F, Fut>(tel: &HttpTelemetry, mut req: Request, run: F) -> Response
+/// What carries a request's trace context to the lines logged inside it.
+enum Carrier {
+    /// A tracing span: OpenTelemetry's when spans are exported, or one
+    /// with every attribute for the pretty formatter (it prints span fields).
+    Span(tracing::Span),
+    /// Otherwise no span at all: the ids are ours and the request's task
+    /// carries them (`logs::in_request`).
+    Task(RequestIds),
+}
+
+/// The request's telemetry around `run` (the guards and the router, see
+/// `crate::edge`), labelled `route`: its trace context, in-flight gauge,
+/// duration histogram and access line; the header-size limit (431); the JSON
+/// body of every error status; `Connection: close` while draining.
+pub async fn observe<F, Fut>(
+    tel: &HttpTelemetry,
+    route: &'static str,
+    req: Request,
+    run: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
     let start = Instant::now();
     let method = method_index(req.method());
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or(UNMATCHED, |m| m.as_str());
     let handles = tel.metrics.route(method, route);
     let gauge = tel.metrics.active(method);
     gauge.increment(1.0);
@@ -179,81 +195,97 @@ where
     } else {
         opentelemetry::Context::new()
     };
-    let span = if tel.otel {
+    let carrier = if tel.otel {
         // OpenTelemetry assigns the ids and exports the attributes.
         let span = full_span(&handles.span_name, method, route, path, user_agent);
         // Err only when the span is disabled: nothing to link.
         let _ = span.set_parent(parent);
-        span
+        Carrier::Span(span)
     } else {
-        // No exporter: the ids are ours, and the span only has to carry them
-        // to the log lines written inside the request. The pretty formatter
-        // prints span fields, so it still gets them all.
+        // No exporter: the ids are ours (continuing a remote parent's trace).
         let remote = parent.span().span_context().clone();
         let trace_id = if remote.is_valid() {
             remote.trace_id()
         } else {
             tel.ids.new_trace_id()
         };
-        let (mut t, mut s) = ([0u8; 32], [0u8; 16]);
-        hex(&trace_id.to_bytes(), &mut t);
-        hex(&tel.ids.new_span_id().to_bytes(), &mut s);
-        let (t, s) = (
-            std::str::from_utf8(&t).unwrap_or_default(),
-            std::str::from_utf8(&s).unwrap_or_default(),
-        );
+        let mut ids = RequestIds {
+            trace: [b'0'; 32],
+            span: [b'0'; 16],
+        };
+        hex(&trace_id.to_bytes(), &mut ids.trace);
+        hex(&tel.ids.new_span_id().to_bytes(), &mut ids.span);
         if tel.all_span_fields {
             let span = full_span(&handles.span_name, method, route, path, user_agent);
-            span.record("trace_id", t);
-            span.record("span_id", s);
-            span
+            span.record(
+                "trace_id",
+                std::str::from_utf8(&ids.trace).unwrap_or_default(),
+            );
+            span.record(
+                "span_id",
+                std::str::from_utf8(&ids.span).unwrap_or_default(),
+            );
+            Carrier::Span(span)
         } else {
-            tracing::info_span!(target: "hello::http", "request", trace_id = t, span_id = s)
+            Carrier::Task(ids)
         }
     };
 
+    let response = match &carrier {
+        Carrier::Span(span) => answer(tel, req, run).instrument(span.clone()).await,
+        Carrier::Task(ids) => logs::in_request(*ids, answer(tel, req, run)).await,
+    };
+
+    let status = response.status().as_u16();
+    let elapsed = start.elapsed();
+    handles.record(status, elapsed.as_secs_f64());
+    let access = Access {
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        method: method_label(method),
+        path,
+        route,
+        status,
+        user_agent,
+    };
+    match carrier {
+        Carrier::Span(span) => {
+            span.record("http.response.status_code", i64::from(status));
+            if status >= 500 {
+                span.record("otel.status_code", "ERROR");
+            }
+            span.in_scope(|| access.event());
+        }
+        Carrier::Task(ids) => access.log(&ids),
+    }
+    response
+}
+
+/// The response to `req`: `run`'s, with the JSON body on every error, or a
+/// 431 for a header block over `MAX_HEADER_BYTES`; `Connection: close` while
+/// draining.
+async fn answer<F, Fut>(tel: &HttpTelemetry, mut req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if !http_body::Body::is_end_stream(req.body()) {
         let progress = BodyProgress::default();
         req.extensions_mut().insert(progress.clone());
         req = req.map(|inner| Body::new(TrackedBody { inner, progress }));
     }
-
     let mut response = if header_bytes(req.headers()) > tel.max_header_bytes {
         json_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request header fields too large",
         )
     } else {
-        ensure_json_errors(run(req).instrument(span.clone()).await)
+        ensure_json_errors(run(req).await)
     };
-
     if tel.readiness.is_draining() {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-
-    let status = response.status().as_u16();
-    let elapsed = start.elapsed();
-    handles.record(status, elapsed.as_secs_f64());
-    if tel.otel || tel.all_span_fields {
-        span.record("http.response.status_code", i64::from(status));
-        if status >= 500 {
-            span.record("otel.status_code", "ERROR");
-        }
-    }
-    span.in_scope(|| {
-        tracing::info!(
-            target: "hello::access",
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            http.request.method = method_label(method),
-            url.path = path,
-            http.route = route,
-            http.response.status_code = status,
-            user_agent.original = user_agent,
-            "request completed"
-        );
-    });
     response
 }
 

@@ -1,6 +1,7 @@
 //! Telemetry set-up: JSON logs, Prometheus metrics, OTLP traces, and the
 //! guard that flushes them at shutdown.
 
+pub mod access;
 pub mod http;
 pub mod kafka;
 pub mod log_writer;
@@ -117,6 +118,7 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
             let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
             sinks.extend(kafka_line_sink());
             let json = logs::JsonLogLayer::new(sinks);
+            access::install(json.sinks());
             match otel {
                 Some(otel) => tracing_subscriber::registry()
                     .with(otel)

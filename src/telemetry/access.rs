@@ -1,0 +1,111 @@
+//! The access line: one JSON line per request, written at its end.
+//!
+//! It is the busiest line by far (one per request), so when the JSON
+//! formatter is installed and no span has to carry the request (no exporter,
+//! see `telemetry::http`), it is formatted here straight into the line
+//! buffer with its keys as constants and handed to the JSON formatter's sinks
+//! (stdout, Kafka), instead of going through a tracing event whose fields
+//! are visited one by one through `dyn` calls (about 3k instructions a
+//! request, bench/README.md). The bytes are the event's, field for field and
+//! in the same order: a test formats both and compares them. `RUST_LOG`
+//! decides as it does for the event (`hello::access` at INFO).
+//!
+//! Otherwise (the pretty formatter, an exporter, or a process without the
+//! JSON formatter such as the in-process tests) it is the tracing event
+//! [`Access::event`], which a layer of your own also sees.
+
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use tracing::Level;
+
+use super::logs::{self, RequestIds, Sinks};
+
+/// The target of access lines (`RUST_LOG=hello::access=off` silences them).
+pub const TARGET: &str = "hello::access";
+
+static SINKS: OnceLock<Sinks> = OnceLock::new();
+
+/// Access lines go straight to `sinks` (the JSON formatter's) from now on.
+pub fn install(sinks: Sinks) {
+    let _ = SINKS.set(sinks);
+}
+
+/// One request's access line.
+pub struct Access<'a> {
+    pub duration_ms: f64,
+    pub method: &'static str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub user_agent: &'a str,
+}
+
+impl Access<'_> {
+    /// Writes the line with the request's own `ids`: formatted here when the
+    /// JSON formatter is installed, else as [`Access::event`].
+    pub fn log(&self, ids: &RequestIds) {
+        let Some(sinks) = SINKS.get() else {
+            self.event();
+            return;
+        };
+        if !tracing::enabled!(target: TARGET, Level::INFO) {
+            return;
+        }
+        logs::with_buffers(|buf, _| {
+            buf.clear();
+            let trace_id = self.format(buf, ids);
+            for sink in sinks.iter() {
+                sink.accept(Level::INFO, TARGET, trace_id, buf);
+            }
+        });
+    }
+
+    /// The line as a tracing event (its ids come from the current span).
+    pub fn event(&self) {
+        tracing::info!(
+            target: TARGET,
+            duration_ms = self.duration_ms,
+            http.request.method = self.method,
+            url.path = self.path,
+            http.route = self.route,
+            http.response.status_code = self.status,
+            user_agent.original = self.user_agent,
+            "request completed"
+        );
+    }
+
+    /// What the JSON formatter writes for [`Access::event`] inside a span
+    /// carrying `ids`; returns the trace id.
+    pub(super) fn format<'i>(&self, buf: &mut Vec<u8>, ids: &'i RequestIds) -> Option<&'i str> {
+        buf.extend_from_slice(b"{\"timestamp\":\"");
+        logs::write_timestamp(buf, SystemTime::now());
+        buf.extend_from_slice(
+            b"\",\"level\":\"INFO\",\"target\":\"hello::access\",\"message\":\"request completed\",\"duration_ms\":",
+        );
+        if (0.0..1e12).contains(&self.duration_ms) {
+            logs::write_duration_ms(buf, self.duration_ms);
+        } else {
+            // Never for a measured duration; the event's fallbacks.
+            use std::io::Write as _;
+            if self.duration_ms.is_finite() {
+                let _ = write!(buf, "{}", self.duration_ms);
+            } else {
+                buf.extend_from_slice(b"null");
+            }
+        }
+        buf.extend_from_slice(b",\"http.request.method\":");
+        logs::write_str(buf, self.method);
+        buf.extend_from_slice(b",\"url.path\":");
+        logs::write_str(buf, self.path);
+        buf.extend_from_slice(b",\"http.route\":");
+        logs::write_str(buf, self.route);
+        buf.extend_from_slice(b",\"http.response.status_code\":");
+        buf.extend_from_slice(itoa::Buffer::new().format(self.status).as_bytes());
+        buf.extend_from_slice(b",\"user_agent.original\":");
+        logs::write_str(buf, self.user_agent);
+        let trace_id = logs::write_ids(buf, &ids.trace, &ids.span);
+        buf.extend_from_slice(b"}\n");
+        trace_id
+    }
+}
