@@ -204,6 +204,32 @@ async fn exports_server_spans(
         v["url.path"] == "/" && v["trace_id"] == TRACE_ID
     });
     assert_eq!(access["span_id"], hex(&span.span_id));
+
+    // Every request of a series is exported and its access line carries its
+    // span's ids: state one request's logging left behind once cost every
+    // other request its span (and its line the ids).
+    for _ in 0..6 {
+        assert_eq!(get(p.addr(), "/version").await.status, 200);
+    }
+    let mut exported = Vec::new();
+    for _ in 0..6 {
+        let (s, _) = spans
+            .wait_for(|s| s.name == "GET /version" && !exported.contains(&hex(&s.span_id)))
+            .await;
+        exported.push(hex(&s.span_id));
+    }
+    let lines = p.wait_lines("6 access lines for GET /version", 6, |v| {
+        v["url.path"] == "/version"
+    });
+    for v in lines {
+        let id = v["span_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no span_id: {v}"));
+        assert!(
+            exported.contains(&id.to_owned()),
+            "{v} not among {exported:?}"
+        );
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,8 +1,8 @@
 //! The access line: one JSON line per request, written at its end.
 //!
 //! It is the busiest line by far (one per request), so when the JSON
-//! formatter is installed and no span has to carry the request (no exporter,
-//! see `telemetry::http`), it is formatted here straight into the line
+//! formatter is the only layer (no exporter: then no span carries the
+//! request either, see `telemetry::http`) it is formatted here straight into the line
 //! buffer with its keys as constants and handed to the JSON formatter's sinks
 //! (stdout, Kafka), instead of going through a tracing event whose fields
 //! are visited one by one through `dyn` calls (about 3k instructions a
@@ -10,9 +10,13 @@
 //! in the same order: a test formats both and compares them. `RUST_LOG`
 //! decides as it does for the event (`hello::access` at INFO).
 //!
-//! Otherwise (the pretty formatter, an exporter, or a process without the
+//! Otherwise (an exporter, the pretty formatter, or a process without the
 //! JSON formatter such as the in-process tests) it is the tracing event
-//! [`Access::event`], which a layer of your own also sees.
+//! [`Access::event`], which a layer of your own also sees. Only with the one
+//! global filter: `tracing::enabled!` under per-layer filters (the exporter's
+//! arrangement) leaves the filters' per-callsite state behind for the next
+//! span, which then lost its OpenTelemetry span (`tests/otlp.rs` checks a
+//! series of requests for it).
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -26,7 +30,9 @@ pub const TARGET: &str = "hello::access";
 
 static SINKS: OnceLock<Sinks> = OnceLock::new();
 
-/// Access lines go straight to `sinks` (the JSON formatter's) from now on.
+/// Access lines go straight to `sinks` from now on: call it only when the
+/// JSON formatter (whose sinks they are) is the subscriber's only layer,
+/// under one global filter.
 pub fn install(sinks: Sinks) {
     let _ = SINKS.set(sinks);
 }

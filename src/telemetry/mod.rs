@@ -118,7 +118,6 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
             let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
             sinks.extend(kafka_line_sink());
             let json = logs::JsonLogLayer::new(sinks);
-            access::install(json.sinks());
             match otel {
                 Some(otel) => tracing_subscriber::registry()
                     .with(otel)
@@ -127,10 +126,13 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
                 // One layer: the filter is global, which spares every span
                 // and event the bookkeeping of per-layer filters (about 1.2k
                 // instructions a request, bench/README.md).
-                None => tracing_subscriber::registry()
-                    .with(filter)
-                    .with(json)
-                    .try_init(),
+                None => {
+                    access::install(json.sinks());
+                    tracing_subscriber::registry()
+                        .with(filter)
+                        .with(json)
+                        .try_init()
+                }
             }
         }
         LogFormat::Pretty => {

@@ -330,14 +330,27 @@ impl Proc {
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
+        self.wait_lines(what, 1, pred).remove(0)
+    }
+
+    /// Waits (at most 10 s) until `n` JSON lines satisfy `pred`; returns them.
+    pub fn wait_lines(
+        &self,
+        what: &str,
+        n: usize,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            for l in self.lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&l)
-                    && pred(&v)
-                {
-                    return v;
-                }
+            let found: Vec<serde_json::Value> = self
+                .lines()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|v| pred(v))
+                .take(n)
+                .collect();
+            if found.len() == n {
+                return found;
             }
             assert!(
                 Instant::now() < deadline,
