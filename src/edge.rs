@@ -33,7 +33,7 @@ use tower::Service;
 use crate::error::json_error;
 use crate::routes::{AppState, Routes};
 use crate::telemetry::http::{BodyProgress, HttpTelemetry, observe};
-use crate::telemetry::metrics::UNMATCHED;
+use crate::telemetry::metrics::{RouteLabel, UNMATCHED};
 
 /// What the public routes are guarded by; the admin routes (probes,
 /// `/metrics`) have none of it but the panic guard: overload must show as
@@ -64,9 +64,11 @@ impl Guards {
 /// and (public listener) the guards.
 pub struct Edge {
     router: Router,
-    /// The router's patterns, for the `http.route` label; no match is
-    /// [`UNMATCHED`] (the router answers those with its JSON 404).
-    labels: matchit::Router<&'static str>,
+    /// The router's patterns, for the `http.route` label (an index into
+    /// `routes`); no match is `unmatched` (the router's JSON 404).
+    labels: matchit::Router<usize>,
+    routes: Vec<RouteLabel>,
+    unmatched: RouteLabel,
     telemetry: Arc<HttpTelemetry>,
     guards: Option<Guards>,
 }
@@ -95,24 +97,30 @@ impl Edge {
     ) -> Self {
         let (router, patterns) = routes.finish(state);
         let mut labels = matchit::Router::new();
-        for pattern in patterns {
+        for (i, pattern) in patterns.iter().enumerate() {
             // The router accepted the same pattern a moment ago (axum panics
             // on a bad or duplicate one), so the matcher accepts it too.
-            if let Err(e) = labels.insert(pattern, pattern) {
+            if let Err(e) = labels.insert(*pattern, i) {
                 unreachable!("route pattern {pattern} rejected by the matcher: {e}");
             }
         }
         Edge {
             router,
             labels,
+            routes: patterns.into_iter().map(RouteLabel::new).collect(),
+            unmatched: RouteLabel::new(UNMATCHED),
             telemetry,
             guards,
         }
     }
 
-    /// The route label of `path`: its pattern, or [`UNMATCHED`].
-    pub fn label(&self, path: &str) -> &'static str {
-        self.labels.at(path).map_or(UNMATCHED, |m| *m.value)
+    /// The route label of `path`: its pattern, or `unmatched`.
+    pub fn label(&self, path: &str) -> &RouteLabel {
+        self.labels
+            .at(path)
+            .ok()
+            .and_then(|m| self.routes.get(*m.value))
+            .unwrap_or(&self.unmatched)
     }
 
     /// Serves one request: telemetry, guards, router.

@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -109,11 +110,13 @@ pub async fn greet(State(state): State<AppState>, req: Request) -> Response {
     } else {
         ("text/plain; charset=utf-8", text)
     };
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.clone(),
-    )
-        .into_response()
+    // Built directly: `(headers, Bytes).into_response()` sets the content
+    // type twice (octet-stream first).
+    let mut response = Response::new(Body::from(body.clone()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 /// True when `Accept` lists `application/json` with a non-zero quality.

@@ -31,7 +31,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::access::Access;
 use super::logs::{self, RequestIds};
-use super::metrics::{HttpMetrics, OTHER_METHOD, UNMATCHED, method_index, method_label};
+use super::metrics::{
+    HttpMetrics, OTHER_METHOD, RouteLabel, UNMATCHED, method_index, method_label,
+};
 use crate::error::{ensure_json_errors, json_error};
 use crate::shutdown::Readiness;
 
@@ -159,12 +161,12 @@ enum Carrier {
 }
 
 /// The request's telemetry around `run` (the guards and the router, see
-/// `crate::edge`), labelled `route`: its trace context, in-flight gauge,
+/// `crate::edge`), under its route `label`: its trace context, in-flight gauge,
 /// duration histogram and access line; the header-size limit (431); the JSON
 /// body of every error status; `Connection: close` while draining.
 pub async fn observe<F, Fut>(
     tel: &HttpTelemetry,
-    route: &'static str,
+    label: &RouteLabel,
     req: Request,
     run: F,
 ) -> Response
@@ -174,7 +176,8 @@ where
 {
     let start = Instant::now();
     let method = method_index(req.method());
-    let handles = tel.metrics.route(method, route);
+    let route = label.pattern;
+    let handles = label.handles(&tel.metrics, method);
     let gauge = tel.metrics.active(method);
     gauge.increment(1.0);
     let _in_flight = InFlight(gauge);

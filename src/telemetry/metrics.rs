@@ -172,6 +172,27 @@ impl RouteMetrics {
     }
 }
 
+/// A route's label (its pattern, or [`UNMATCHED`]) with its metric handles
+/// per method, resolved from [`HttpMetrics`] on first use: the edge keeps one
+/// per route, so a request finds its handles without a lock or a hash.
+pub struct RouteLabel {
+    pub pattern: &'static str,
+    handles: [OnceLock<Arc<RouteMetrics>>; METHODS.len()],
+}
+
+impl RouteLabel {
+    pub fn new(pattern: &'static str) -> Self {
+        RouteLabel {
+            pattern,
+            handles: Default::default(),
+        }
+    }
+
+    pub fn handles(&self, metrics: &HttpMetrics, method: usize) -> &RouteMetrics {
+        self.handles[method].get_or_init(|| metrics.route(method, self.pattern))
+    }
+}
+
 /// The HTTP server metrics: in-flight gauges per method and route handles.
 pub struct HttpMetrics {
     active: Vec<Gauge>,
