@@ -1,5 +1,5 @@
-//! The one layer every request runs under: the request's telemetry
-//! ([`observe`]) around the guards that protect the service (load shedding
+//! The service every request of a listener runs through: the request's
+//! telemetry ([`observe`]) around the guards that protect the service (load shedding
 //! at the global concurrency limit, the request time budget, the panic guard
 //! and the body size limit), then the router.
 //!
