@@ -115,7 +115,7 @@ impl Edge {
     }
 
     /// The route label of `path`: its pattern, or `unmatched`.
-    pub fn label(&self, path: &str) -> &RouteLabel {
+    fn label(&self, path: &str) -> &RouteLabel {
         self.labels
             .at(path)
             .ok()

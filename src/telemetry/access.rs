@@ -19,7 +19,6 @@
 //! series of requests for it).
 
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use tracing::Level;
 
@@ -84,22 +83,9 @@ impl Access<'_> {
     /// What the JSON formatter writes for [`Access::event`] inside a span
     /// carrying `ids`; returns the trace id.
     pub(super) fn format<'i>(&self, buf: &mut Vec<u8>, ids: &'i RequestIds) -> Option<&'i str> {
-        buf.extend_from_slice(b"{\"timestamp\":\"");
-        logs::write_timestamp(buf, SystemTime::now());
-        buf.extend_from_slice(
-            b"\",\"level\":\"INFO\",\"target\":\"hello::access\",\"message\":\"request completed\",\"duration_ms\":",
-        );
-        if (0.0..1e12).contains(&self.duration_ms) {
-            logs::write_duration_ms(buf, self.duration_ms);
-        } else {
-            // Never for a measured duration; the event's fallbacks.
-            use std::io::Write as _;
-            if self.duration_ms.is_finite() {
-                let _ = write!(buf, "{}", self.duration_ms);
-            } else {
-                buf.extend_from_slice(b"null");
-            }
-        }
+        logs::write_head(buf, Level::INFO, TARGET);
+        buf.extend_from_slice(b",\"message\":\"request completed\",\"duration_ms\":");
+        logs::write_f64(buf, true, self.duration_ms);
         buf.extend_from_slice(b",\"http.request.method\":");
         logs::write_str(buf, self.method);
         buf.extend_from_slice(b",\"url.path\":");

@@ -251,12 +251,7 @@ pub fn format_event<'a>(
     ids: &'a mut [u8; 32],
 ) -> Option<&'a str> {
     let meta = event.metadata();
-    buf.extend_from_slice(b"{\"timestamp\":\"");
-    write_timestamp(buf, std::time::SystemTime::now());
-    buf.extend_from_slice(b"\",\"level\":\"");
-    buf.extend_from_slice(meta.level().as_str().as_bytes());
-    buf.extend_from_slice(b"\",\"target\":");
-    write_str(buf, meta.target());
+    write_head(buf, *meta.level(), meta.target());
     event.record(&mut JsonVisitor { buf, scratch });
 
     // Ids the request middleware assigned, else the active OpenTelemetry span's.
@@ -281,6 +276,17 @@ pub fn format_event<'a>(
     trace_id
 }
 
+/// A line's opening: `{"timestamp":"…","level":"…","target":"…"`, the
+/// members every line starts with in this order (fluentd reads the prefix).
+pub(super) fn write_head(buf: &mut Vec<u8>, level: Level, target: &str) {
+    buf.extend_from_slice(b"{\"timestamp\":\"");
+    write_timestamp(buf, std::time::SystemTime::now());
+    buf.extend_from_slice(b"\",\"level\":\"");
+    buf.extend_from_slice(level.as_str().as_bytes());
+    buf.extend_from_slice(b"\",\"target\":");
+    write_str(buf, target);
+}
+
 /// The `trace_id` and `span_id` members; returns the trace id as text.
 pub(super) fn write_ids<'a>(
     buf: &mut Vec<u8>,
@@ -295,9 +301,22 @@ pub(super) fn write_ids<'a>(
     std::str::from_utf8(trace).ok()
 }
 
+/// A number: `duration_ms` (`is_duration_ms`) with microsecond precision
+/// when in range, else as Rust prints it; `null` when not finite (JSON has
+/// no NaN).
+pub(super) fn write_f64(buf: &mut Vec<u8>, is_duration_ms: bool, value: f64) {
+    if is_duration_ms && (0.0..1e12).contains(&value) {
+        write_duration_ms(buf, value);
+    } else if value.is_finite() {
+        let _ = write!(buf, "{value}");
+    } else {
+        buf.extend_from_slice(b"null");
+    }
+}
+
 /// `duration_ms` with microsecond precision, by integer formatting: float
 /// printing costs more than the rest of the access line.
-pub(super) fn write_duration_ms(buf: &mut Vec<u8>, value: f64) {
+fn write_duration_ms(buf: &mut Vec<u8>, value: f64) {
     let micros = (value * 1000.0).round() as u64;
     let mut digits = itoa::Buffer::new();
     buf.extend_from_slice(digits.format(micros / 1000).as_bytes());
@@ -354,13 +373,7 @@ impl Visit for JsonVisitor<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
-        if field.name() == "duration_ms" && (0.0..1e12).contains(&value) {
-            write_duration_ms(self.buf, value);
-        } else if value.is_finite() {
-            let _ = write!(self.buf, "{value}");
-        } else {
-            self.buf.extend_from_slice(b"null");
-        }
+        write_f64(self.buf, field.name() == "duration_ms", value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
