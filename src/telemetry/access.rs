@@ -1,39 +1,55 @@
 //! The access line: one JSON line per request, written at its end.
 //!
-//! It is the busiest line by far (one per request), so when the JSON
-//! formatter is the only layer (no exporter: then no span carries the
-//! request either, see `telemetry::http`) it is formatted here straight into the line
-//! buffer with its keys as constants and handed to the JSON formatter's sinks
-//! (stdout, Kafka), instead of going through a tracing event whose fields
-//! are visited one by one through `dyn` calls (about 3k instructions a
-//! request, bench/README.md). The bytes are the event's, field for field and
-//! in the same order: a test formats both and compares them. `RUST_LOG`
-//! decides as it does for the event (`hello::access` at INFO).
+//! It is the busiest line by far (one per request), so with the JSON
+//! formatter (with or without an exporter; no `tracing` span carries the
+//! request then, see `telemetry::http`) it is formatted here straight into
+//! the line buffer with its keys as constants and handed to the JSON
+//! formatter's sinks (stdout, Kafka), instead of going through a tracing
+//! event whose fields are visited one by one through `dyn` calls (about 3k
+//! instructions a request without an exporter, 4k with one;
+//! bench/README.md). The bytes are the event's, field for field and in the
+//! same order: a test formats both and compares them.
 //!
-//! Otherwise (an exporter, the pretty formatter, or a process without the
-//! JSON formatter such as the in-process tests) it is the tracing event
-//! [`Access::event`], which a layer of your own also sees. Only with the one
-//! global filter: `tracing::enabled!` under per-layer filters (the exporter's
-//! arrangement) leaves the filters' per-callsite state behind for the next
+//! `RUST_LOG` decides as it does for the event (`hello::access` at INFO),
+//! asked once at start-up ([`enabled_by`]) rather than per request with
+//! `tracing::enabled!`: under per-layer filters (the exporter's arrangement)
+//! that macro leaves the filters' per-callsite state behind for the next
 //! span, which then lost its OpenTelemetry span (`tests/otlp.rs` checks a
 //! series of requests for it).
+//!
+//! Otherwise (the pretty formatter, or a process without the JSON formatter
+//! such as the in-process tests) it is the tracing event [`Access::event`],
+//! which a layer of your own also sees.
 
 use std::sync::OnceLock;
 
 use tracing::Level;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
 
 use super::logs::{self, RequestIds, Sinks};
 
 /// The target of access lines (`RUST_LOG=hello::access=off` silences them).
 pub const TARGET: &str = "hello::access";
 
-static SINKS: OnceLock<Sinks> = OnceLock::new();
+/// Where access lines go, if anywhere (`None`: `RUST_LOG` turns them off).
+static SINKS: OnceLock<Option<Sinks>> = OnceLock::new();
 
-/// Access lines go straight to `sinks` from now on: call it only when the
-/// JSON formatter (whose sinks they are) is the subscriber's only layer,
-/// under one global filter.
-pub fn install(sinks: Sinks) {
-    let _ = SINKS.set(sinks);
+/// Access lines go straight to `sinks` from now on, or nowhere when `enabled`
+/// is false ([`enabled_by`]): call it when the JSON formatter, whose sinks
+/// they are, writes the logs.
+pub fn install(sinks: Sinks, enabled: bool) {
+    let _ = SINKS.set(enabled.then_some(sinks));
+}
+
+/// Whether the filter `directives` (`RUST_LOG`'s syntax) let access lines
+/// through: asked of the filter itself, on a subscriber of its own.
+pub fn enabled_by(directives: &str) -> Result<bool, tracing_subscriber::filter::ParseError> {
+    let probe = tracing_subscriber::registry().with(EnvFilter::try_new(directives)?);
+    Ok(tracing::subscriber::with_default(
+        probe,
+        || tracing::enabled!(target: TARGET, Level::INFO),
+    ))
 }
 
 /// One request's access line.
@@ -54,9 +70,9 @@ impl Access<'_> {
             self.event();
             return;
         };
-        if !tracing::enabled!(target: TARGET, Level::INFO) {
+        let Some(sinks) = sinks else {
             return;
-        }
+        };
         logs::with_buffers(|buf, _| {
             buf.clear();
             let trace_id = self.format(buf, ids);

@@ -1,6 +1,6 @@
 //! The per-request edge middleware: the request's trace context (continuing
 //! an incoming W3C `traceparent`: a server span when spans are exported,
-//! otherwise just its ids), the duration histogram and in-flight gauge, one
+//! built with the OpenTelemetry SDK directly, otherwise just its ids), the duration histogram and in-flight gauge, one
 //! access-log line, the header-size limit (431) and the JSON error body —
 //! and `Connection: close` while draining — one layer instead of several,
 //! because each layer costs a boxed future and a service clone per request.
@@ -21,10 +21,14 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use opentelemetry::KeyValue;
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{
+    Span as _, SpanId, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
+};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer};
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -49,6 +53,10 @@ pub struct HttpTelemetry {
     /// Spans go to OpenTelemetry (which assigns ids); otherwise the
     /// middleware assigns the W3C ids itself so logs still carry them.
     otel: bool,
+    /// The request spans' tracer when spans are exported
+    /// (`traces::request_tracer`); without one (a process that did not
+    /// install it), the request span is a `tracing` span.
+    tracer: Option<SdkTracer>,
     max_header_bytes: usize,
     readiness: Arc<Readiness>,
     /// Continue an incoming `traceparent` (`OTEL_PROPAGATORS`).
@@ -71,11 +79,24 @@ impl HttpTelemetry {
             propagator: TraceContextPropagator::new(),
             ids: RandomIdGenerator::default(),
             otel,
+            tracer: if otel {
+                super::traces::request_tracer()
+            } else {
+                None
+            },
             max_header_bytes,
             readiness,
             propagate,
             all_span_fields,
         }
+    }
+
+    /// Request spans are built with `tracer` (tests; `new` takes the
+    /// installed one).
+    pub fn with_tracer(mut self, tracer: SdkTracer) -> Self {
+        self.otel = true;
+        self.tracer = Some(tracer);
+        self
     }
 
     /// A request the HTTP parser rejected before any route or layer saw it
@@ -152,8 +173,14 @@ impl Drop for InFlight<'_> {
 
 /// What carries a request's trace context to the lines logged inside it.
 enum Carrier {
-    /// A tracing span: OpenTelemetry's when spans are exported, or one
-    /// with every attribute for the pretty formatter (it prints span fields).
+    /// The OpenTelemetry SDK's span, when spans are exported: the request's
+    /// future carries its context (spans of your own become its children,
+    /// `span_events` gives it the warnings and errors logged inside) and its
+    /// task carries its ids for log lines.
+    Otel(opentelemetry::Context, RequestIds),
+    /// A tracing span: with every attribute for the pretty formatter (it
+    /// prints span fields; exported through `tracing-opentelemetry` when
+    /// spans are), or when no tracer was installed.
     Span(tracing::Span),
     /// Otherwise no span at all: the ids are ours and the request's task
     /// carries them (`logs::in_request`).
@@ -198,43 +225,63 @@ where
     } else {
         opentelemetry::Context::new()
     };
-    let carrier = if tel.otel {
-        // OpenTelemetry assigns the ids and exports the attributes.
-        let span = full_span(&handles.span_name, method, route, path, user_agent);
-        // Err only when the span is disabled: nothing to link.
-        let _ = span.set_parent(parent);
-        Carrier::Span(span)
-    } else {
-        // No exporter: the ids are ours (continuing a remote parent's trace).
-        let remote = parent.span().span_context().clone();
-        let trace_id = if remote.is_valid() {
-            remote.trace_id()
-        } else {
-            tel.ids.new_trace_id()
-        };
-        let mut ids = RequestIds {
-            trace: [b'0'; 32],
-            span: [b'0'; 16],
-        };
-        hex(&trace_id.to_bytes(), &mut ids.trace);
-        hex(&tel.ids.new_span_id().to_bytes(), &mut ids.span);
-        if tel.all_span_fields {
+    let carrier = match &tel.tracer {
+        Some(tracer) if !tel.all_span_fields => {
+            let span = tracer
+                .span_builder(String::from(&*handles.span_name))
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("http.request.method", method_label(method)),
+                    KeyValue::new("http.route", route),
+                    KeyValue::new("url.path", path.to_owned()),
+                    KeyValue::new("url.scheme", "http"),
+                    KeyValue::new("user_agent.original", user_agent.to_owned()),
+                ])
+                .start_with_context(tracer, &parent);
+            let ids = request_ids(
+                span.span_context().trace_id(),
+                span.span_context().span_id(),
+            );
+            Carrier::Otel(parent.with_span(span), ids)
+        }
+        _ if tel.otel => {
+            // OpenTelemetry assigns the ids and exports the attributes.
             let span = full_span(&handles.span_name, method, route, path, user_agent);
-            span.record(
-                "trace_id",
-                std::str::from_utf8(&ids.trace).unwrap_or_default(),
-            );
-            span.record(
-                "span_id",
-                std::str::from_utf8(&ids.span).unwrap_or_default(),
-            );
+            // Err only when the span is disabled: nothing to link.
+            let _ = span.set_parent(parent);
             Carrier::Span(span)
-        } else {
-            Carrier::Task(ids)
+        }
+        _ => {
+            // No exporter: the ids are ours (continuing a remote parent's trace).
+            let remote = parent.span().span_context().clone();
+            let trace_id = if remote.is_valid() {
+                remote.trace_id()
+            } else {
+                tel.ids.new_trace_id()
+            };
+            let ids = request_ids(trace_id, tel.ids.new_span_id());
+            if tel.all_span_fields {
+                let span = full_span(&handles.span_name, method, route, path, user_agent);
+                span.record(
+                    "trace_id",
+                    std::str::from_utf8(&ids.trace).unwrap_or_default(),
+                );
+                span.record(
+                    "span_id",
+                    std::str::from_utf8(&ids.span).unwrap_or_default(),
+                );
+                Carrier::Span(span)
+            } else {
+                Carrier::Task(ids)
+            }
         }
     };
 
     let response = match &carrier {
+        Carrier::Otel(cx, ids) => {
+            let run = answer(tel, req, run).with_context(cx.clone());
+            logs::in_request(*ids, run).await
+        }
         Carrier::Span(span) => answer(tel, req, run).instrument(span.clone()).await,
         Carrier::Task(ids) => logs::in_request(*ids, answer(tel, req, run)).await,
     };
@@ -251,6 +298,18 @@ where
         user_agent,
     };
     match carrier {
+        Carrier::Otel(cx, ids) => {
+            let span = cx.span();
+            span.set_attribute(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+            if status >= 500 {
+                span.set_status(Status::error(""));
+            }
+            span.end();
+            access.log(&ids);
+        }
         Carrier::Span(span) => {
             span.record("http.response.status_code", i64::from(status));
             if status >= 500 {
@@ -318,6 +377,17 @@ fn full_span(
     )
 }
 
+/// The W3C text form of a request's ids.
+fn request_ids(trace: TraceId, span: SpanId) -> RequestIds {
+    let mut ids = RequestIds {
+        trace: [b'0'; 32],
+        span: [b'0'; 16],
+    };
+    hex(&trace.to_bytes(), &mut ids.trace);
+    hex(&span.to_bytes(), &mut ids.span);
+    ids
+}
+
 /// Lower-case hex of `bytes` into `out` (twice as long): W3C ids.
 fn hex(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -359,7 +429,126 @@ impl Extractor for HeaderExtractor<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+    use tracing::Level;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{Layer, filter::filter_fn};
+
     use super::*;
+    use crate::telemetry::span_events::SpanEvents;
+
+    /// Keeps every exported span.
+    #[derive(Debug, Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Collect {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    /// Runs one `GET /` through `observe` with an SDK request span, the
+    /// OpenTelemetry layers as `telemetry::init` installs them and `route`
+    /// as the service; returns the exported spans, the request span last.
+    fn exported<F, Fut>(route: F) -> Vec<SpanData>
+    where
+        F: FnOnce(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let spans = Collect::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(spans.clone())
+            .build();
+        let ours = |m: &tracing::Metadata<'_>| {
+            m.target().starts_with("hello") && (m.is_span() || *m.level() <= Level::WARN)
+        };
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("hello"))
+                .with_filter(filter_fn(ours))
+                .and_then(SpanEvents.with_filter(filter_fn(ours))),
+        );
+        let tel = HttpTelemetry::new(false, true, false, 8192, Arc::default())
+            .with_tracer(provider.tracer("hello"));
+        let label = RouteLabel::new("/");
+        let req = Request::builder().uri("/").body(Body::empty()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(observe(&tel, &label, req, route));
+        });
+        let spans = spans.0.lock().unwrap().clone();
+        assert_eq!(spans.last().unwrap().name, "GET /", "{spans:?}");
+        spans
+    }
+
+    fn has_event(span: &SpanData, name: &str) -> bool {
+        span.events.iter().any(|e| e.name == name)
+    }
+
+    #[test]
+    fn a_warning_inside_the_request_is_an_event_of_its_span() {
+        let spans = exported(|_| async {
+            tokio::task::yield_now().await;
+            tracing::warn!(target: "hello::test", attempt = 2_i64, "slow disk");
+            Response::new(Body::empty())
+        });
+        let [request] = &spans[..] else {
+            panic!("one span: {spans:?}")
+        };
+        let event = request.events.iter().next().expect("the warning");
+        assert_eq!(event.name, "slow disk");
+        let attrs: Vec<String> = event
+            .attributes
+            .iter()
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect();
+        assert_eq!(attrs, ["level=WARN", "target=hello::test", "attempt=2"]);
+        assert_eq!(request.status, Status::Unset);
+        assert_eq!(request.span_kind, SpanKind::Server);
+    }
+
+    #[test]
+    fn an_error_inside_the_request_marks_its_span_an_error() {
+        let spans = exported(|_| async {
+            tracing::error!(target: "hello::test", "lost");
+            Response::new(Body::empty())
+        });
+        assert!(has_event(&spans[0], "lost"), "{spans:?}");
+        assert_eq!(spans[0].status, Status::error(""));
+    }
+
+    #[test]
+    fn a_span_of_your_own_is_a_child_of_the_request_span_and_keeps_its_events() {
+        let spans = exported(|_| async {
+            let inner = tracing::info_span!(target: "hello::test", "inner");
+            async {
+                tracing::warn!(target: "hello::test", "inside inner");
+            }
+            .instrument(inner)
+            .await;
+            Response::new(Body::empty())
+        });
+        let [inner, request] = &spans[..] else {
+            panic!("two spans: {spans:?}")
+        };
+        assert_eq!(inner.name, "inner");
+        assert_eq!(inner.parent_span_id, request.span_context.span_id());
+        assert_eq!(
+            inner.span_context.trace_id(),
+            request.span_context.trace_id()
+        );
+        // The event goes to the innermost span only.
+        assert!(has_event(inner, "inside inner"), "{inner:?}");
+        assert!(request.events.is_empty(), "{request:?}");
+    }
 
     #[test]
     fn hex_ids_match_the_w3c_text_form() {

@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod log_writer;
 pub mod logs;
 pub mod metrics;
+pub mod span_events;
 pub mod throttle;
 pub mod traces;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Level;
+use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -74,21 +75,28 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
     renderer.spawn_upkeep();
 
     let provider = traces::build_provider(config)?;
-    // The OpenTelemetry layer only when spans are exported: without an
+    // The OpenTelemetry layers only when spans are exported: without an
     // endpoint, the request middleware gives each request its W3C ids itself
     // (continuing `traceparent`) and logs carry them, at a fraction of the cost.
+    // With one, the request span is the SDK's, built by the middleware with
+    // this tracer (a `tracing` span through `tracing-opentelemetry` costs
+    // about twice as much, bench/README.md); spans of your own still go
+    // through `tracing-opentelemetry`, children of the request's.
     let otel = config.traces.otlp.is_some().then(|| {
+        traces::install_request_tracer(provider.tracer("hello"));
+        // Our spans, and warnings/errors inside them as span events; the
+        // access-log line stays out of the trace (it repeats the span).
+        let ours = |m: &Metadata<'_>| {
+            m.target().starts_with("hello") && (m.is_span() || *m.level() <= Level::WARN)
+        };
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("hello"))
             .with_threads(false)
             .with_location(false)
             .with_tracked_inactivity(false)
             .with_target(false)
-            // Our spans, and warnings/errors inside them as span events; the
-            // access-log line stays out of the trace (it repeats the span).
-            .with_filter(filter_fn(|m| {
-                m.target().starts_with("hello") && (m.is_span() || *m.level() <= Level::WARN)
-            }))
+            .with_filter(filter_fn(ours))
+            .and_then(span_events::SpanEvents.with_filter(filter_fn(ours)))
     });
 
     let (writer, log_guard) = LogWriter::spawn(std::io::stdout())?;
@@ -109,15 +117,14 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
 
     // RUST_LOG, and the request span whatever RUST_LOG says: it carries the
     // ids that a WARN or ERROR line inside a request needs.
-    let filter = EnvFilter::try_new(format!(
-        "{},{REQUEST_SPAN_TARGET}=trace",
-        config.logs.filter
-    ))?;
+    let directives = format!("{},{REQUEST_SPAN_TARGET}=trace", config.logs.filter);
+    let filter = EnvFilter::try_new(&directives)?;
     let installed = match config.logs.format {
         LogFormat::Json => {
             let mut sinks: Vec<Box<dyn logs::LineSink>> = vec![Box::new(writer)];
             sinks.extend(kafka_line_sink());
             let json = logs::JsonLogLayer::new(sinks);
+            access::install(json.sinks(), access::enabled_by(&directives)?);
             match otel {
                 Some(otel) => tracing_subscriber::registry()
                     .with(otel)
@@ -126,13 +133,10 @@ pub fn init(config: &Config) -> Result<Telemetry, TelemetryError> {
                 // One layer: the filter is global, which spares every span
                 // and event the bookkeeping of per-layer filters (about 1.2k
                 // instructions a request, bench/README.md).
-                None => {
-                    access::install(json.sinks());
-                    tracing_subscriber::registry()
-                        .with(filter)
-                        .with(json)
-                        .try_init()
-                }
+                None => tracing_subscriber::registry()
+                    .with(filter)
+                    .with(json)
+                    .try_init(),
             }
         }
         LogFormat::Pretty => {

@@ -9,8 +9,8 @@
 //! in `hello_telemetry_export_errors_total{signal="traces"}`: the SDK only
 //! logs a total at shutdown.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::{Context, KeyValue};
@@ -18,7 +18,7 @@ use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, Span, SpanData,
     SpanExporter, SpanProcessor,
 };
 
@@ -258,6 +258,19 @@ fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerCon
             ));
         }
     })
+}
+
+/// The tracer of request spans, once spans are exported (`telemetry::init`).
+static REQUEST_TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+/// Request spans are built with `tracer` from now on (`telemetry::http`).
+pub fn install_request_tracer(tracer: SdkTracer) {
+    let _ = REQUEST_TRACER.set(tracer);
+}
+
+/// The tracer of request spans, if spans are exported.
+pub fn request_tracer() -> Option<SdkTracer> {
+    REQUEST_TRACER.get().cloned()
 }
 
 pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuildError> {
