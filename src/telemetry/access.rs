@@ -117,3 +117,24 @@ impl Access<'_> {
         trace_id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_decides_whether_access_lines_are_written() {
+        for (directives, expected) in [
+            ("info", true),
+            ("warn", false),
+            ("info,hello::access=off", false),
+            ("warn,hello::access=info", true),
+            ("warn,hello=info", true),
+            ("hello::access=debug", true),
+            ("off", false),
+        ] {
+            assert_eq!(enabled_by(directives).unwrap(), expected, "{directives}");
+        }
+        assert!(enabled_by("info,hello=loud").is_err());
+    }
+}
