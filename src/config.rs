@@ -296,6 +296,62 @@ mod tests {
     }
 
     #[test]
+    fn otlp_http_url_headers_and_compression_follow_the_exporter_rules() {
+        let otlp = |vars: &[(&str, &str)]| {
+            let mut all = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
+            all.extend_from_slice(vars);
+            cfg(&all).map(|c| c.traces.otlp.unwrap())
+        };
+        // The base endpoint gets the signal's path; the traces one is verbatim.
+        assert_eq!(
+            otlp(&[]).unwrap().http_traces_url,
+            "http://c:4318/v1/traces"
+        );
+        let o = cfg(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base/")]).unwrap();
+        assert_eq!(
+            o.traces.otlp.unwrap().http_traces_url,
+            "http://c:4318/base/v1/traces"
+        );
+        let o = otlp(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:9/custom")]).unwrap();
+        assert_eq!(o.http_traces_url, "http://t:9/custom");
+
+        // Pairs split on commas, trimmed, values percent-decoded after the split.
+        let o = otlp(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            " api-key = s3cr%3Dt , x-a=b%2C%20c,",
+        )]);
+        let pairs =
+            [("api-key", "s3cr=t"), ("x-a", "b, c")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(o.unwrap().headers, pairs);
+        // The traces variable replaces the other, it does not add to it.
+        let o = otlp(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
+        ]);
+        assert_eq!(o.unwrap().headers, [("b".to_owned(), "2".to_owned())]);
+        // What the exporter would drop silently is an error naming the variable.
+        for bad in ["novalue", "=v", "k=", "bad key=v", "k=a\nb", "k=%0A"] {
+            let e = otlp(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)]).unwrap_err();
+            assert_eq!(e.var, "OTEL_EXPORTER_OTLP_HEADERS", "{bad}");
+        }
+
+        assert!(otlp(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "None")]).is_ok());
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzp"),
+        ] {
+            assert_eq!(otlp(&[(var, value)]).unwrap_err().var, var);
+        }
+        // The traces variable wins.
+        let o = otlp(&[
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+        ]);
+        assert!(o.is_ok());
+    }
+
+    #[test]
     fn kafka_is_off_unless_brokers_are_set() {
         // Not even the pass-through is looked at: no Kafka code runs.
         let c = cfg(&[("KAFKA_PROP_ACKS", "banana"), ("KAFKA_LOG_LEVEL", "x")]).unwrap();

@@ -30,10 +30,20 @@ impl TraceService for Receiver {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let header = request.metadata().get(HEADER).and_then(|v| v.to_str().ok());
+        if header != Some(HEADER_VALUE) {
+            eprintln!("receiver: {HEADER} is {header:?}, expected {HEADER_VALUE:?}");
+            return Err(tonic::Status::unauthenticated("missing header"));
+        }
         let _ = self.0.send(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
+
+/// Sent with every export (`OTEL_EXPORTER_OTLP_HEADERS`, percent-encoded
+/// there); the receivers refuse exports without it.
+const HEADER: &str = "x-hello-test";
+const HEADER_VALUE: &str = "yes, indeed";
 
 async fn grpc_receiver() -> (String, mpsc::UnboundedReceiver<ExportTraceServiceRequest>) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -51,17 +61,35 @@ async fn http_receiver() -> (String, mpsc::UnboundedReceiver<ExportTraceServiceR
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/v1/traces",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let tx = tx.clone();
-            async move {
-                let req = ExportTraceServiceRequest::decode(body).expect("valid OTLP protobuf");
-                let _ = tx.send(req);
-                (
-                    [("content-type", "application/x-protobuf")],
-                    ExportTraceServiceResponse::default().encode_to_vec(),
-                )
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                    assert_eq!(header("content-type"), Some("application/x-protobuf"));
+                    // An assertion here would only fail the receiver's task: answer
+                    // 401 instead, so the span never arrives and the test says why.
+                    if header(HEADER) != Some(HEADER_VALUE) {
+                        eprintln!(
+                            "receiver: {HEADER} is {:?}, expected {HEADER_VALUE:?}",
+                            header(HEADER)
+                        );
+                        return (
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            [("content-type", "text/plain")],
+                            Vec::new(),
+                        );
+                    }
+                    let req = ExportTraceServiceRequest::decode(body).expect("valid OTLP protobuf");
+                    let _ = tx.send(req);
+                    (
+                        axum::http::StatusCode::OK,
+                        [("content-type", "application/x-protobuf")],
+                        ExportTraceServiceResponse::default().encode_to_vec(),
+                    )
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -127,6 +155,7 @@ async fn exports_server_spans(
     let p = Proc::start(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-hello-test=yes%2C%20indeed"),
         ("OTEL_SERVICE_NAME", "hello-test"),
         (
             "OTEL_RESOURCE_ATTRIBUTES",

@@ -287,6 +287,10 @@ const KNOWN_VARS: &[&str] = &[
     "OTEL_SDK_DISABLED",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_SERVICE_NAME",
@@ -443,6 +447,53 @@ fn ratio_sampler(env: &Env) -> bool {
     )
 }
 
+/// Whether the exporter's own settings (headers, compression) are read:
+/// an endpoint is set and spans are exported. `None`: a variable read
+/// before them is invalid, so either is fine.
+fn exporter_settings_read(env: &Env) -> Option<bool> {
+    match value(env, "OTEL_SDK_DISABLED").map(parse_bool_oracle) {
+        Some(None) => return None,
+        Some(Some(true)) => return Some(false),
+        _ => {}
+    }
+    match value(env, "OTEL_TRACES_EXPORTER").map(str::trim) {
+        Some("none") => return Some(false),
+        Some("otlp") | None => {}
+        Some(_) => return None,
+    }
+    Some(
+        value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
+            || value(env, "OTEL_EXPORTER_OTLP_ENDPOINT").is_some(),
+    )
+}
+
+/// `key=value` pairs, comma-separated (empty ones skipped): a header name
+/// token, and a value that is a valid header value once percent-decoded.
+fn headers_oracle(v: &str) -> bool {
+    let token = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .all(|pair| {
+            let Some((k, raw)) = pair.split_once('=') else {
+                return false;
+            };
+            let raw = raw.trim();
+            let decoded = percent_encoding::percent_decode_str(raw)
+                .decode_utf8()
+                .map_or_else(|_| raw.to_owned(), |d| d.into_owned());
+            token(k.trim())
+                && !decoded.is_empty()
+                && decoded
+                    .bytes()
+                    .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        })
+}
+
 /// What the configuration must do with one variable of `env`:
 /// `Some(true)` accept, `Some(false)` reject (naming it), `None` no oracle
 /// (either is fine, but an error must name it).
@@ -484,6 +535,24 @@ fn var_oracle(env: &Env, var: &str) -> Option<bool> {
                 .all(|p| matches!(p.trim(), "tracecontext" | "baggage" | "none")),
         ),
         "OTEL_RESOURCE_ATTRIBUTES" => Some(true),
+        "OTEL_EXPORTER_OTLP_HEADERS" | "OTEL_EXPORTER_OTLP_TRACES_HEADERS" => {
+            let used = var == "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+                || value(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS").is_none();
+            match exporter_settings_read(env) {
+                Some(true) if used => Some(headers_oracle(v)),
+                Some(_) => Some(true),
+                None => None,
+            }
+        }
+        "OTEL_EXPORTER_OTLP_COMPRESSION" | "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION" => {
+            let used = var == "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+                || value(env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION").is_none();
+            match exporter_settings_read(env) {
+                Some(true) if used => Some(v.trim().eq_ignore_ascii_case("none")),
+                Some(_) => Some(true),
+                None => None,
+            }
+        }
         "OTEL_TRACES_SAMPLER_ARG" => simple_ratio(v),
         "KAFKA_LOG_TOPIC" => Some(topic_ok(v)),
         "KAFKA_BROKERS" => Some(brokers_oracle(v).is_some()),
@@ -611,6 +680,12 @@ fn check_fields(env: &Env, c: &Config) -> Result<(), TestCaseError> {
                 OtlpProtocol::HttpProtobuf
             };
             prop_assert_eq!(o.protocol, want);
+            // OTLP/HTTP: the traces endpoint verbatim, else the base one + the signal's path.
+            let url = match value(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+                Some(t) => t.to_owned(),
+                None => format!("{}/v1/traces", e.strip_suffix('/').unwrap_or(e)),
+            };
+            prop_assert_eq!(&o.http_traces_url, &url);
         }
         (got, want) => prop_assert!(false, "otlp {:?}, expected endpoint {:?}", got, want),
     }
@@ -838,6 +913,24 @@ fn words(var: &str) -> Vec<&'static str> {
             "k8s.pod.name=p",
         ],
         "OTEL_EXPORTER_OTLP_PROTOCOL" | "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => protocols,
+        "OTEL_EXPORTER_OTLP_HEADERS" | "OTEL_EXPORTER_OTLP_TRACES_HEADERS" => vec![
+            "api-key=s3cr%3Dt",
+            " a = b , c=d%2C%20e ,",
+            "a=b,,c=d",
+            "novalue",
+            "=v",
+            "k=",
+            "k=%20",
+            "bad key=v",
+            "k=%0A",
+            "k=%ZZ",
+            "k=%FF",
+            "k=ünï",
+            "ü=v",
+        ],
+        "OTEL_EXPORTER_OTLP_COMPRESSION" | "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION" => {
+            vec!["none", "NONE", " none ", "gzip", "zstd", "gz", "no"]
+        }
         "OTEL_EXPORTER_OTLP_ENDPOINT" | "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => endpoints,
         "OTEL_TRACES_SAMPLER" => {
             let mut v = SAMPLERS.to_vec();
@@ -1076,6 +1169,10 @@ fn every_variable_read_is_fuzzed() {
         ("OTEL_TRACES_SAMPLER".to_owned(), "traceidratio".to_owned()),
         ("OTEL_TRACES_SAMPLER_ARG".to_owned(), "0.5".to_owned()),
         ("OTEL_SDK_DISABLED".to_owned(), "false".to_owned()),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+            "http://c:4318".to_owned(),
+        ),
         ("HOSTNAME".to_owned(), "h".to_owned()),
     ]);
     Config::from_lookup(|k| {

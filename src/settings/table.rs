@@ -149,7 +149,25 @@ pub const VARIABLES: &[Variable] = &[
         "OTEL_EXPORTER_OTLP_HEADERS",
         "unset",
         "traces",
-        "`key=value,...` sent with every export (read by the exporter)",
+        "`key=value,...` sent with every export (values percent-decoded)",
+    ),
+    v(
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "unset",
+        "traces",
+        "the same, for traces only (used instead of the one above)",
+    ),
+    v(
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "unset",
+        "traces",
+        "`none` only: no compression is built in (`OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` wins)",
+    ),
+    v(
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "unset",
+        "traces",
+        "the same, for traces only",
     ),
     v(
         "OTEL_EXPORTER_OTLP_TIMEOUT",

@@ -7,6 +7,8 @@ pub mod kafka;
 pub mod log_writer;
 pub mod logs;
 pub mod metrics;
+pub mod otlp_http;
+pub mod otlp_proto;
 pub mod span_events;
 pub mod throttle;
 pub mod traces;
@@ -38,6 +40,8 @@ pub enum TelemetryError {
     Filter(#[from] tracing_subscriber::filter::ParseError),
     #[error("OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("OTLP exporter: {0}")]
+    HttpExporter(#[from] otlp_http::HttpExporterError),
     #[error("Kafka log sink: {0}")]
     Kafka(#[from] ConfigError),
     #[error("a global tracing subscriber is already installed")]

@@ -46,7 +46,7 @@ where
             name: Cow::Borrowed(""),
             attributes: vec![
                 KeyValue::new("level", meta.level().as_str()),
-                KeyValue::new("target", meta.target().to_owned()),
+                KeyValue::new("target", meta.target()),
             ],
             status: None,
             span_attributes: Vec::new(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -22,7 +22,9 @@ use opentelemetry_sdk::trace::{
     SpanExporter, SpanProcessor,
 };
 
+use super::TelemetryError;
 use super::metrics::EXPORT_ERRORS;
+use super::otlp_http::HttpExporter;
 use crate::config::Config;
 use crate::settings::{self, ConfigError, Lookup, bounded, err, parse_bool};
 
@@ -65,6 +67,12 @@ pub struct OtlpConfig {
     /// one (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used verbatim by the SDK).
     pub endpoint: String,
     pub protocol: OtlpProtocol,
+    /// Where OTLP/HTTP posts spans: the traces-specific endpoint verbatim,
+    /// else the base endpoint with `/v1/traces` (the specification's rule).
+    pub http_traces_url: String,
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS`:
+    /// `key=value` pairs, values percent-decoded, sent with every export.
+    pub headers: Vec<(String, String)>,
 }
 
 /// The OpenTelemetry variables (`OTEL_*`) and the downward-API names that
@@ -164,10 +172,86 @@ fn parse_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OtlpConfig
                     "expected an http:// or https:// URL with a host",
                 ));
             }
-            return Ok(Some(OtlpConfig { endpoint, protocol }));
+            let http_traces_url = if var == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" {
+                endpoint.clone()
+            } else {
+                format!(
+                    "{}/v1/traces",
+                    endpoint.strip_suffix('/').unwrap_or(&endpoint)
+                )
+            };
+            parse_compression(get)?;
+            return Ok(Some(OtlpConfig {
+                endpoint,
+                protocol,
+                http_traces_url,
+                headers: parse_headers(get)?,
+            }));
         }
     }
     Ok(None)
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS`
+/// (the exporter's rule: the traces variable replaces the other, it does not
+/// add to it): `key=value` pairs separated by commas, values percent-decoded.
+/// A pair the exporter would silently skip is a start-up error here.
+fn parse_headers(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let (var, value) = match get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+        Some(v) => ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", v),
+        None => match get("OTEL_EXPORTER_OTLP_HEADERS") {
+            Some(v) => ("OTEL_EXPORTER_OTLP_HEADERS", v),
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut headers = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(err(var, &value, format!("`{pair}` is not key=value")));
+        };
+        let (key, raw) = (key.trim(), raw.trim());
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_or_else(|_| raw.to_owned(), |v| v.into_owned());
+        if key.is_empty() || decoded.is_empty() {
+            return Err(err(
+                var,
+                &value,
+                format!("`{pair}` has an empty key or value"),
+            ));
+        }
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err()
+            || http::HeaderValue::from_str(&decoded).is_err()
+        {
+            return Err(err(
+                var,
+                &value,
+                format!("`{pair}` is not a valid HTTP header"),
+            ));
+        }
+        headers.push((key.to_owned(), decoded));
+    }
+    Ok(headers)
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, else
+/// `OTEL_EXPORTER_OTLP_COMPRESSION`: only `none` (no compression is built in;
+/// the exporter would refuse `gzip` and `zstd` too).
+fn parse_compression(get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    for var in [
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ] {
+        if let Some(v) = get(var) {
+            if v.trim().eq_ignore_ascii_case("none") {
+                return Ok(());
+            }
+            return Err(err(var, &v, "only `none`: no compression is built in"));
+        }
+    }
+    Ok(())
 }
 
 fn parse_trace_tuning(get: &impl Fn(&str) -> Option<String>) -> Result<TraceTuning, ConfigError> {
@@ -273,7 +357,7 @@ pub fn request_tracer() -> Option<SdkTracer> {
     REQUEST_TRACER.get().cloned()
 }
 
-pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuildError> {
+pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, TelemetryError> {
     let mut attrs = vec![KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))];
     for (key, value) in [
         ("k8s.pod.name", &config.traces.pod_name),
@@ -299,34 +383,44 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, ExporterBuil
         // the exporter itself (validated in `Config`); the timeouts and the
         // batch settings are `Config`'s reading of theirs.
         let tuning = &config.traces.tuning;
-        let exporter = match otlp.protocol {
-            OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_timeout(tuning.export_timeout)
-                .build()?,
-            OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(tuning.export_timeout)
-                .build()?,
+        builder = match otlp.protocol {
+            OtlpProtocol::Grpc => builder.with_span_processor(bounded_batches(
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_timeout(tuning.export_timeout)
+                    .build()?,
+                tuning,
+            )),
+            OtlpProtocol::HttpProtobuf => builder.with_span_processor(bounded_batches(
+                HttpExporter::new(&otlp.http_traces_url, &otlp.headers, tuning.export_timeout)?,
+                tuning,
+            )),
         };
-        let backlog = Arc::new(AtomicUsize::new(0));
-        let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(tuning.max_queue)
-            .with_scheduled_delay(tuning.schedule_delay)
-            .with_max_export_batch_size(tuning.max_batch)
-            .build();
-        let exporter = CountingExporter {
-            inner: exporter,
-            backlog: backlog.clone(),
-        };
-        builder = builder.with_span_processor(BoundedProcessor {
-            inner: BatchSpanProcessor::new(exporter, batch),
-            backlog,
-            max_queue: tuning.max_queue,
-        });
     }
     Ok(builder.build())
+}
+
+/// The batch processor around `exporter`, its queue bounded and its losses
+/// counted.
+fn bounded_batches<E: SpanExporter + 'static>(
+    exporter: E,
+    tuning: &TraceTuning,
+) -> BoundedProcessor {
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(tuning.max_queue)
+        .with_scheduled_delay(tuning.schedule_delay)
+        .with_max_export_batch_size(tuning.max_batch)
+        .build();
+    let exporter = CountingExporter {
+        inner: exporter,
+        backlog: backlog.clone(),
+    };
+    BoundedProcessor {
+        inner: BatchSpanProcessor::new(exporter, batch),
+        backlog,
+        max_queue: tuning.max_queue,
+    }
 }
 
 fn sampler(s: SamplerConfig) -> Sampler {
