@@ -14,6 +14,7 @@
 #   VARIANTS="baseline hello" bench/run.sh
 #   HELLO_O3_BIN=/path/to/opt-level-3/hello VARIANTS="baseline hello hello-o3" bench/run.sh
 #   HELLO_PREV_BIN=/path/to/an/earlier/hello VARIANTS="baseline hello hello-prev" bench/run.sh
+#   HELLO_PREV_BIN=... VARIANTS="baseline hello-kafka hello-prev-kafka hello-otlp hello-prev-otlp" bench/run.sh
 #                                       # before / after a change, in the same run
 #   PACED_CONNECTIONS=28 bench/run.sh   # latency below saturation: each connection waits
 #                                       # 1 ms after every response (~20k req/s offered)
@@ -74,6 +75,9 @@ start_variant() {
     hello-o3) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_O3_BIN" ;;
     # An earlier build of hello (set HELLO_PREV_BIN), for before / after ratios.
     hello-prev) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_PREV_BIN" ;;
+    # The earlier build with a sink, for before / after ratios of a sink's cost.
+    hello-prev-kafka) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$BOOTSTRAP taskset -c 0 "$HELLO_PREV_BIN" ;;
+    hello-prev-otlp) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 OTEL_EXPORTER_OTLP_ENDPOINT=$OTLP_OK taskset -c 0 "$HELLO_PREV_BIN" ;;
     hello-kafka-down) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$DEAD_BROKER taskset -c 0 "$HELLO_BIN" ;;
     # The broker is lost and comes back every 3 s during the run (a second mock cluster).
     hello-kafka-flap) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 KAFKA_BROKERS=$FLAP_BOOTSTRAP taskset -c 0 "$HELLO_BIN" ;;
@@ -104,10 +108,10 @@ await_line() {
 # program examples/mock_kafka.rs (pinned to the load generator's CPU). Started
 # here, not in a $(...) subshell, so that the EXIT trap's `jobs -p` stops it.
 BOOTSTRAP="" FLAP_BOOTSTRAP="" OTLP_OK="" OTLP_HOLE=""
-if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-kafka-flap "* ]]; then
+if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-prev-kafka "* || " $VARIANTS " == *" hello-kafka-flap "* ]]; then
   MOCK_KAFKA=$(mock_kafka_bin)
 fi
-if [[ " $VARIANTS " == *" hello-kafka "* ]]; then
+if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-prev-kafka "* ]]; then
   KAFKA_MOCK_SECONDS=3600 taskset -c 1 "$MOCK_KAFKA" >"$WORK/mock.log" 2>&1 &
   BOOTSTRAP=$(await_line "$WORK/mock.log" KAFKA_MOCK_BOOTSTRAP)
 fi
@@ -116,7 +120,7 @@ if [[ " $VARIANTS " == *" hello-kafka-flap "* ]]; then
   KAFKA_MOCK_SECONDS=3600 KAFKA_MOCK_FLAP=3 taskset -c 1 "$MOCK_KAFKA" >"$WORK/flap.log" 2>&1 &
   FLAP_BOOTSTRAP=$(await_line "$WORK/flap.log" KAFKA_MOCK_BOOTSTRAP)
 fi
-if [[ " $VARIANTS " == *" hello-otlp "* ]]; then
+if [[ " $VARIANTS " == *" hello-otlp "* || " $VARIANTS " == *" hello-prev-otlp "* ]]; then
   taskset -c 1 python3 bench/otlp_sink.py ok >"$WORK/otlp-ok.log" 2>&1 &
   OTLP_OK=$(await_line "$WORK/otlp-ok.log" OTLP_SINK_ENDPOINT)
 fi
@@ -148,7 +152,7 @@ launch() {
   case $v in
     baseline) bin=$BASELINE_BIN ;;
     hello-o3) bin=$HELLO_O3_BIN ;;
-    hello-prev) bin=$HELLO_PREV_BIN ;;
+    hello-prev*) bin=$HELLO_PREV_BIN ;;
     *) bin=$HELLO_BIN ;;
   esac
   pid=""
@@ -161,7 +165,7 @@ launch() {
   # Ready: hello's /readyz on its admin port; the baseline has only `/`, and an
   # earlier build may predate the admin port.
   case $v in
-    baseline | hello-prev) ready_url="http://127.0.0.1:$port/" ;;
+    baseline | hello-prev*) ready_url="http://127.0.0.1:$port/" ;;
     *) ready_url="http://127.0.0.1:$admin/readyz" ;;
   esac
   for _ in $(seq 50); do curl -sf -o /dev/null "$ready_url" && break; sleep 0.1; done
