@@ -90,6 +90,9 @@ start_variant() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Ticks the hypervisor gave CPU $1 to someone else (steal, /proc/stat): on a
+# shared virtual machine this, not the code, is what makes rounds differ.
+steal_ticks() { awk -v c="cpu$1" '$1 == c {print $9}' /proc/stat; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # wrk prints latency like 123.45us / 1.23ms / 1.01s: normalise to µs.
 to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
@@ -179,8 +182,10 @@ for round in $(seq 1 "$ROUNDS"); do
     taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null   # warm-up
     k0=$(kafka_sent "$admin")
     t0=$(cpu_ticks "$pid")
+    st0=$(steal_ticks 0) st1=$(steal_ticks 1)
     out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "http://127.0.0.1:$port/")
     t1=$(cpu_ticks "$pid")
+    st0=$(( $(steal_ticks 0) - st0 )) st1=$(( $(steal_ticks 1) - st1 ))
     sleep 0.2   # let the last deliveries report
     k1=$(kafka_sent "$admin")
     rss=$(rss_kib "$pid")
@@ -194,9 +199,10 @@ for round in $(seq 1 "$ROUNDS"); do
     # Share of its pinned core the server used: near 100 % means the server,
     # not the load generator, set the rate.
     core=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$DURATION" 'BEGIN { printf "%.0f", d / hz / s * 100 }')
+    steal=$(awk -v a="$st0" -v b="$st1" -v hz="$CLK_TCK" -v s="$DURATION" 'BEGIN { printf "%.0f\t%.0f", a / hz / s * 100, b / hz / s * 100 }')
     kafka_eps=$(awk -v a="$k0" -v b="$k1" -v d="$DURATION" 'BEGIN { printf "%.0f", (b - a) / d }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" "$kafka_eps" "$core" >>"$results"
-    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, server core ${core} %, RSS ${rss} KiB, Kafka ${kafka_eps} events/s ${errs}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$rss" "$kafka_eps" "$core" "$steal" >>"$results"
+    echo "round $round $v: $rps req/s, p50 ${p50}µs, p99 ${p99}µs, ${cpu_us} µs CPU/req, server core ${core} %, RSS ${rss} KiB, Kafka ${kafka_eps} events/s, steal ${steal/$'\t'/ % \/ } % ${errs}"
   done
 done
 
@@ -237,16 +243,28 @@ print(f"Command: `VARIANTS=\"{' '.join(variants)}\" ROUNDS={rounds} DURATION={du
 med = {}
 for v in variants:
     r = [x for x in rows if x[0] == v]
-    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 9)]
+    med[v] = [statistics.median(float(x[i]) for x in r) for i in range(2, 11)]
 base = med.get("baseline")
+# Each round's req/s against the baseline's in the same round (run next to it):
+# the spread shows how much the machine moved between rounds.
+paired = {}
+if base:
+    brps = {x[1]: float(x[2]) for x in rows if x[0] == "baseline"}
+    for v in variants:
+        paired[v] = sorted(float(x[2]) / brps[x[1]] for x in rows if x[0] == v and x[1] in brps)
 print(f"Medians of {rounds} rounds × {duration} s, {conns} connections, {mode}, server on CPU 0, wrk on CPU 1 ({platform.node()}).\n")
-print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | server core % | RSS after load MiB | Kafka events/s | req/s vs baseline | CPU/req vs baseline |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| variant | req/s | p50 µs | p99 µs | CPU µs/req | server core % | steal % CPU 0 / 1 | RSS after load MiB | Kafka events/s | req/s vs baseline | per round: median (range) | CPU/req vs baseline |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for v in variants:
-    rps, p50, p99, cpu, rss, keps, core = med[v]
+    rps, p50, p99, cpu, rss, keps, core, st0, st1 = med[v]
     ratio = f"{rps / base[0]:.2f}×" if base else "-"
     cratio = f"{cpu / base[3]:.2f}×" if base else "-"
-    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {core:.0f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {cratio} |")
+    pr = paired.get(v) or []
+    pratio = f"{statistics.median(pr):.2f}× ({pr[0]:.2f}–{pr[-1]:.2f})" if pr else "-"
+    print(f"| {v} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {core:.0f} | {st0:.0f} / {st1:.0f} | {rss / 1024:.1f} | {keps:,.0f} | {ratio} | {pratio} | {cratio} |")
+stolen = [x for x in rows if float(x[9]) >= 5 or float(x[10]) >= 5]
+if stolen:
+    print(f"\n{len(stolen)} of {len(rows)} measurements lost 5 % or more of a core to steal (the hypervisor ran something else): this run's ratios carry that noise; rerun on a quieter machine, or with more ROUNDS.")
 unsaturated = [v for v in variants if med[v][6] < 90]
 if unsaturated:
     print(f"\nNot saturated (server core below 90 %: the load generator or the machine set the rate, req/s ratios are not capacity): {', '.join(unsaturated)}")
