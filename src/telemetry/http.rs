@@ -227,16 +227,20 @@ where
     };
     let carrier = match &tel.tracer {
         Some(tracer) if !tel.all_span_fields => {
+            // Room for the status code set at the end: the SDK keeps this
+            // vector, and growing it then would reallocate and move it.
+            let mut attributes = Vec::with_capacity(6);
+            attributes.extend([
+                KeyValue::new("http.request.method", method_label(method)),
+                KeyValue::new("http.route", route),
+                KeyValue::new("url.path", path.to_owned()),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("user_agent.original", user_agent.to_owned()),
+            ]);
             let span = tracer
-                .span_builder(String::from(&*handles.span_name))
+                .span_builder(handles.span_name)
                 .with_kind(SpanKind::Server)
-                .with_attributes([
-                    KeyValue::new("http.request.method", method_label(method)),
-                    KeyValue::new("http.route", route),
-                    KeyValue::new("url.path", path.to_owned()),
-                    KeyValue::new("url.scheme", "http"),
-                    KeyValue::new("user_agent.original", user_agent.to_owned()),
-                ])
+                .with_attributes(attributes)
                 .start_with_context(tracer, &parent);
             let ids = request_ids(
                 span.span_context().trace_id(),
@@ -246,7 +250,7 @@ where
         }
         _ if tel.otel => {
             // OpenTelemetry assigns the ids and exports the attributes.
-            let span = full_span(&handles.span_name, method, route, path, user_agent);
+            let span = full_span(handles.span_name, method, route, path, user_agent);
             // Err only when the span is disabled: nothing to link.
             let _ = span.set_parent(parent);
             Carrier::Span(span)
@@ -261,7 +265,7 @@ where
             };
             let ids = request_ids(trace_id, tel.ids.new_span_id());
             if tel.all_span_fields {
-                let span = full_span(&handles.span_name, method, route, path, user_agent);
+                let span = full_span(handles.span_name, method, route, path, user_agent);
                 span.record(
                     "trace_id",
                     std::str::from_utf8(&ids.trace).unwrap_or_default(),

@@ -5,8 +5,8 @@
 //! the request path does a read-locked lookup of ready handles instead of a
 //! registry lookup with freshly built string labels.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How often raw histogram samples are folded into their buckets.
@@ -142,7 +142,9 @@ pub fn method_label(index: usize) -> &'static str {
 
 /// Handles of one (method, route): its span name and a histogram per status.
 pub struct RouteMetrics {
-    pub span_name: Box<str>,
+    /// Static so that a span takes it without a copy: one per (method,
+    /// route) the router knows, made once and kept for the process's life.
+    pub span_name: &'static str,
     method: &'static str,
     route: Box<str>,
     by_status: RwLock<Vec<(u16, Histogram)>>,
@@ -214,6 +216,19 @@ impl Default for HttpMetrics {
     }
 }
 
+/// One process-wide copy of each span name, so that a span takes it without
+/// an allocation. Bounded: names come from the routes the router declares.
+fn intern_span_name(name: String) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = names.get(name.as_str()) {
+        return known;
+    }
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    names.insert(name);
+    name
+}
+
 impl HttpMetrics {
     pub fn active(&self, method: usize) -> &Gauge {
         &self.active[method]
@@ -230,14 +245,34 @@ impl HttpMetrics {
                 // Semantic conventions: `{method} {route}`, or just the method
                 // when no route matched.
                 span_name: if route == UNMATCHED {
-                    METHODS[method].into()
+                    METHODS[method]
                 } else {
-                    format!("{} {route}", METHODS[method]).into()
+                    intern_span_name(format!("{} {route}", METHODS[method]))
                 },
                 method: METHODS[method],
                 route: route.into(),
                 by_status: RwLock::new(Vec::new()),
             })
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_names_are_kept_once_per_process() {
+        let a = intern_span_name("GET /interned".to_owned());
+        let b = intern_span_name(String::from("GET /interned"));
+        assert_eq!(a, "GET /interned");
+        assert!(
+            std::ptr::eq(a, b),
+            "the second lookup reuses the first copy"
+        );
+        assert!(!std::ptr::eq(
+            a,
+            intern_span_name("PUT /interned".to_owned())
+        ));
     }
 }

@@ -217,6 +217,12 @@ fn key(out: &mut Vec<u8>, field: u32, wire_type: u64) {
 }
 
 fn varint(out: &mut Vec<u8>, v: u64) {
+    // Tags and most lengths are one byte: a push, not a copy of a slice of
+    // unknown length (a `memcpy` call for every field).
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
+    }
     let (bytes, n) = varint_bytes(v);
     out.extend_from_slice(&bytes[..n]);
 }
@@ -284,8 +290,12 @@ fn message_field(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>))
         out[at] = len as u8;
         return;
     }
+    // Longer: make room for the other bytes of the length and move the body
+    // up (one `memmove`; `Vec::splice` costs far more for the same move).
     let (prefix, n) = varint_bytes(len as u64);
-    out.splice(at..=at, prefix[..n].iter().copied());
+    out.resize(out.len() + n - 1, 0);
+    out.copy_within(at + 1..at + 1 + len, at + n);
+    out[at..at + n].copy_from_slice(&prefix[..n]);
 }
 
 #[cfg(test)]
