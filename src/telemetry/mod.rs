@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod log_writer;
 pub mod logs;
 pub mod metrics;
+pub mod otlp_batch;
 pub mod otlp_http;
 pub mod otlp_proto;
 pub mod span_events;
@@ -48,6 +49,8 @@ pub enum TelemetryError {
     AlreadyInstalled,
     #[error("cannot start the log writer thread: {0}")]
     Writer(#[from] std::io::Error),
+    #[error("cannot start the span export thread: {0}")]
+    ExportThread(std::io::Error),
 }
 
 static LOG_WRITER: OnceLock<LogWriter> = OnceLock::new();

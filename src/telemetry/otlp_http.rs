@@ -1,26 +1,20 @@
-//! The OTLP/HTTP span exporter (`http/protobuf`, the default protocol).
+//! The OTLP/HTTP client (`http/protobuf`, the default protocol).
 //!
 //! It does what `opentelemetry-otlp`'s HTTP exporter does — POST the batch as
 //! an `ExportTraceServiceRequest` to the traces URL with the configured
-//! headers, within the export timeout — but encodes the batch itself
-//! (`otlp_proto`), byte for byte what that exporter would send, at a third of
-//! the instructions per span. The URL and headers are `Config`'s reading of
+//! headers, within the export timeout — but the batch arrives already encoded
+//! (`otlp_proto`, byte for byte what that exporter would send, built by
+//! `otlp_batch` as spans end). The URL and headers are `Config`'s reading of
 //! the `OTEL_EXPORTER_OTLP_*` variables, with the exporter's rules
 //! (`traces::OtlpConfig`). gRPC still goes through `opentelemetry-otlp`.
 //!
-//! It runs on the batch processor's own thread, so the blocking client never
+//! It runs on the span batches' own thread, so the blocking client never
 //! holds up a request; a failed export is an error the caller counts.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use reqwest::blocking::Client;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
-
-use super::otlp_proto::{EncodedResource, export_request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpExporterError {
@@ -30,13 +24,19 @@ pub enum HttpExporterError {
     Client(String),
 }
 
+/// Why a batch did not reach the collector (its spans are counted lost).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("OTLP/HTTP export failed: {0}")]
+    Send(#[from] reqwest::Error),
+    #[error("OTLP/HTTP export failed with status code {0}")]
+    Status(u16),
+}
+
 #[derive(Debug)]
 pub struct HttpExporter {
-    /// `None` once shut down (dropped on the processor's thread, where a
-    /// blocking client may be dropped).
-    client: Mutex<Option<Client>>,
+    client: Client,
     url: String,
-    resource: EncodedResource,
 }
 
 impl HttpExporter {
@@ -73,49 +73,22 @@ impl HttpExporter {
         .map_err(|_| HttpExporterError::Client("the builder thread panicked".to_owned()))?
         .map_err(|e| HttpExporterError::Client(e.to_string()))?;
         Ok(HttpExporter {
-            client: Mutex::new(Some(client)),
+            client,
             url: url.to_owned(),
-            resource: EncodedResource::default(),
         })
     }
-}
 
-impl SpanExporter for HttpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let client = match self.client.lock() {
-            Ok(c) => c.clone().ok_or(OTelSdkError::AlreadyShutdown)?,
-            Err(_) => return Err(OTelSdkError::InternalFailure("lock poisoned".to_owned())),
-        };
-        let body = export_request(&self.resource, &batch);
-        drop(batch); // before the wait: the spans are in `body`
-        let response =
-            client.post(&self.url).body(body).send().map_err(|e| {
-                OTelSdkError::InternalFailure(format!("OTLP/HTTP export failed: {e}"))
-            })?;
+    /// Posts one encoded `ExportTraceServiceRequest`. Blocks for at most the
+    /// export timeout: call it off the async workers.
+    pub fn export(&self, body: Vec<u8>) -> Result<(), ExportError> {
+        let response = self.client.post(&self.url).body(body).send()?;
         let status = response.status();
         // Read to the end, so the connection is reused.
         let _ = response.bytes();
         if status.is_success() {
             Ok(())
         } else {
-            Err(OTelSdkError::InternalFailure(format!(
-                "OTLP/HTTP export failed with status code {}",
-                status.as_u16()
-            )))
+            Err(ExportError::Status(status.as_u16()))
         }
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        match self.client.lock() {
-            Ok(mut c) => match c.take() {
-                Some(_) => Ok(()),
-                None => Err(OTelSdkError::AlreadyShutdown),
-            },
-            Err(_) => Err(OTelSdkError::InternalFailure("lock poisoned".to_owned())),
-        }
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = EncodedResource::new(resource);
     }
 }

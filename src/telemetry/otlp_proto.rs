@@ -53,28 +53,80 @@ impl EncodedResource {
 /// The `ExportTraceServiceRequest` for `spans`: one `ResourceSpans` with a
 /// `ScopeSpans` per instrumentation scope, in the order scopes first appear.
 pub fn export_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + spans.len() * 320);
-    message_field(&mut out, 1, |out| {
-        message_field(out, 1, |out| out.extend_from_slice(&resource.message));
+    let mut batch = EncodedSpans::default();
+    for span in spans {
+        batch.push(span);
+    }
+    batch.request(resource)
+}
+
+/// Spans encoded one at a time as they end, grouped by instrumentation scope
+/// in the order scopes first appear: the body of one export request, built
+/// without keeping the spans (`otlp_batch`).
+#[derive(Debug, Default)]
+pub struct EncodedSpans {
+    /// Each scope with its `Span` fields (`ScopeSpans.spans`), encoded.
+    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
+    len: usize,
+    /// Buffers of earlier batches, emptied, for the next scopes.
+    spare: Vec<Vec<u8>>,
+}
+
+impl EncodedSpans {
+    pub fn push(&mut self, span: &SpanData) {
         // Few scopes (usually one): a linear search beats a map.
-        let mut scopes: Vec<&InstrumentationScope> = Vec::new();
-        for span in spans {
-            if !scopes.contains(&&span.instrumentation_scope) {
-                scopes.push(&span.instrumentation_scope);
+        let at = match self
+            .scopes
+            .iter()
+            .position(|(scope, _)| *scope == span.instrumentation_scope)
+        {
+            Some(at) => at,
+            None => {
+                let buffer = self.spare.pop().unwrap_or_default();
+                self.scopes
+                    .push((span.instrumentation_scope.clone(), buffer));
+                self.scopes.len() - 1
             }
+        };
+        message_field(&mut self.scopes[at].1, 2, |out| encode_span(out, span));
+        self.len += 1;
+    }
+
+    /// Spans pushed since the last `clear`.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Empties the batch, keeping its buffers for the next one.
+    pub fn clear(&mut self) {
+        for (_, mut buffer) in self.scopes.drain(..) {
+            buffer.clear();
+            self.spare.push(buffer);
         }
-        for scope in scopes {
-            message_field(out, 2, |out| {
-                message_field(out, 1, |out| instrumentation_scope(out, scope));
-                for span in spans.iter().filter(|s| &s.instrumentation_scope == scope) {
-                    message_field(out, 2, |out| encode_span(out, span));
-                }
-                string_field(out, 3, scope.schema_url().unwrap_or_default());
-            });
-        }
-        string_field(out, 3, &resource.schema_url);
-    });
-    out
+        self.len = 0;
+    }
+
+    /// The `ExportTraceServiceRequest` of the spans pushed.
+    pub fn request(&self, resource: &EncodedResource) -> Vec<u8> {
+        let spans: usize = self.scopes.iter().map(|(_, b)| b.len()).sum();
+        let mut out = Vec::with_capacity(256 + resource.message.len() + spans);
+        message_field(&mut out, 1, |out| {
+            message_field(out, 1, |out| out.extend_from_slice(&resource.message));
+            for (scope, encoded) in &self.scopes {
+                message_field(out, 2, |out| {
+                    message_field(out, 1, |out| instrumentation_scope(out, scope));
+                    out.extend_from_slice(encoded);
+                    string_field(out, 3, scope.schema_url().unwrap_or_default());
+                });
+            }
+            string_field(out, 3, &resource.schema_url);
+        });
+        out
+    }
 }
 
 fn instrumentation_scope(out: &mut Vec<u8>, scope: &InstrumentationScope) {
@@ -451,6 +503,25 @@ mod tests {
         assert_eq!(ours.resource_spans[0].scope_spans.len(), 2);
         // And byte for byte what prost writes for it.
         assert_eq!(bytes, theirs.encode_to_vec());
+    }
+
+    #[test]
+    fn a_batch_emptied_and_filled_again_encodes_as_a_new_one() {
+        let resource = resource();
+        let mut batch = EncodedSpans::default();
+        for span in &spans() {
+            batch.push(span);
+        }
+        batch.clear();
+        assert!(batch.is_empty());
+        // Reversed: the scopes come in the other order this time.
+        let again: Vec<SpanData> = spans().into_iter().rev().collect();
+        for span in &again {
+            batch.push(span);
+        }
+        assert_eq!(batch.len(), again.len());
+        let bytes = batch.request(&EncodedResource::new(&resource));
+        assert_eq!(bytes, expected(&resource, again).encode_to_vec());
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //!
 //! Without an endpoint the provider has no exporter: spans still get ids (so
 //! log lines carry `trace_id`) and are dropped when they end. With one,
-//! spans go through the SDK's batch processor, which queues them (bounded)
-//! and exports on its own thread: a slow or black-holed collector costs
-//! dropped spans, never a blocked request. Every span that does not reach the
-//! collector (failed export, or dropped because the queue is full) is counted
-//! in `hello_telemetry_export_errors_total{signal="traces"}`: the SDK only
-//! logs a total at shutdown.
+//! spans are queued (bounded) and exported on a thread of their own: over
+//! OTLP/HTTP by `otlp_batch` (spans encoded as they end), over gRPC by the
+//! SDK's batch processor and `opentelemetry-otlp`. A slow or black-holed
+//! collector costs dropped spans, never a blocked request. Every span that
+//! does not reach the collector (failed export, or dropped because the queue
+//! is full) is counted in `hello_telemetry_export_errors_total{signal="traces"}`:
+//! the SDK only logs a total at shutdown.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,6 +25,7 @@ use opentelemetry_sdk::trace::{
 
 use super::TelemetryError;
 use super::metrics::EXPORT_ERRORS;
+use super::otlp_batch::BatchProcessor;
 use super::otlp_http::HttpExporter;
 use crate::config::Config;
 use crate::settings::{self, ConfigError, Lookup, bounded, err, parse_bool};
@@ -391,10 +393,13 @@ pub fn build_provider(config: &Config) -> Result<SdkTracerProvider, TelemetryErr
                     .build()?,
                 tuning,
             )),
-            OtlpProtocol::HttpProtobuf => builder.with_span_processor(bounded_batches(
-                HttpExporter::new(&otlp.http_traces_url, &otlp.headers, tuning.export_timeout)?,
-                tuning,
-            )),
+            OtlpProtocol::HttpProtobuf => builder.with_span_processor(
+                BatchProcessor::new(
+                    HttpExporter::new(&otlp.http_traces_url, &otlp.headers, tuning.export_timeout)?,
+                    tuning,
+                )
+                .map_err(TelemetryError::ExportThread)?,
+            ),
         };
     }
     Ok(builder.build())
@@ -436,7 +441,7 @@ fn sampler(s: SamplerConfig) -> Sampler {
     }
 }
 
-fn count_lost(spans: u64) {
+pub(crate) fn count_lost(spans: u64) {
     metrics::counter!(EXPORT_ERRORS, "signal" => "traces").increment(spans);
 }
 
