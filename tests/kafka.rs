@@ -26,8 +26,12 @@ const TOPIC: &str = "hello-logs";
 type Cluster = MockCluster<'static, DefaultProducerContext>;
 
 fn cluster() -> Cluster {
+    cluster_with_partitions(1)
+}
+
+fn cluster_with_partitions(partitions: i32) -> Cluster {
     let c = MockCluster::new(1).expect("mock cluster");
-    c.create_topic(TOPIC, 1, 1).expect("create topic");
+    c.create_topic(TOPIC, partitions, 1).expect("create topic");
     c
 }
 
@@ -36,6 +40,7 @@ fn cluster() -> Cluster {
 struct Record {
     key: Option<String>,
     value: String,
+    partition: i64,
 }
 
 /// Reads the whole topic with kcat (`-e`: stop at the end).
@@ -70,6 +75,9 @@ fn kcat_read(bootstrap: &str) -> Vec<Record> {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             Record {
                 key: v["key"].as_str().map(str::to_owned),
+                partition: v["partition"]
+                    .as_i64()
+                    .unwrap_or_else(|| panic!("no partition: {l}")),
                 value: v["payload"]
                     .as_str()
                     .unwrap_or_else(|| panic!("no payload: {l}"))
@@ -217,6 +225,82 @@ async fn round_trip_one_record_per_line_same_bytes_keyed_by_trace_id() {
             "a record keyed by the incoming trace id {id}"
         );
     }
+}
+
+/// The Java client's partition for `key` (Kafka's `Utils.murmur2`, then
+/// `toPositive(hash) % partitions`): written from the algorithm, as the
+/// oracle the producer's partitioner is checked against.
+fn java_partition(key: &[u8], partitions: u32) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ key.len() as u32;
+    let mut chunks = key.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        for (i, b) in rest.iter().enumerate().rev() {
+            h ^= u32::from(*b) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    (h & 0x7fff_ffff) % partitions
+}
+
+#[test]
+fn java_partition_matches_kafkas_known_values() {
+    // Kafka's own test vectors (clients' UtilsTest.testMurmur2), taken
+    // modulo a large prime so that the positive hash itself is compared.
+    let cases: [(&[u8], i32); 3] = [
+        (b"21", -973_932_308),
+        (b"foobar", -790_332_482),
+        (b"a-little-bit-long-string", -985_981_536),
+    ];
+    for (key, hash) in cases {
+        let positive = (hash as u32) & 0x7fff_ffff;
+        assert_eq!(
+            java_partition(key, 2_147_483_647),
+            positive % 2_147_483_647,
+            "{key:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traces_lines_go_to_the_partition_a_java_producer_picks() {
+    const PARTITIONS: u32 = 4;
+    let cluster = cluster_with_partitions(PARTITIONS as i32);
+    let bootstrap = cluster.bootstrap_servers();
+    let mut proc = start(&bootstrap, &[]);
+    let addr = proc.addr();
+    let mut trace_ids = Vec::new();
+    for i in 0..12u32 {
+        let trace_id = format!("{:032x}", 0x5eed_0000u64 * u64::from(i + 1));
+        let tp = format!("traceparent: 00-{trace_id}-00f067aa0ba902b7-01\r\n");
+        assert_eq!(common::get_with(addr, "/", &tp).await.status, 200);
+        trace_ids.push(trace_id);
+    }
+    stop(&mut proc, Duration::from_secs(10));
+    let records = kcat_until(&bootstrap, "a record per trace", |r| {
+        trace_ids
+            .iter()
+            .all(|id| r.iter().any(|x| x.key.as_deref() == Some(id)))
+    });
+    let mut used = std::collections::BTreeSet::new();
+    for r in records.iter().filter(|r| r.key.is_some()) {
+        let key = r.key.as_deref().unwrap_or_default();
+        let want = java_partition(key.as_bytes(), PARTITIONS);
+        assert_eq!(r.partition, i64::from(want), "{r:?}");
+        used.insert(r.partition);
+    }
+    assert!(used.len() > 1, "the keys spread over partitions: {used:?}");
 }
 
 /// The `sent` counter, read synchronously from a helper thread (the

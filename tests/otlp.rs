@@ -217,6 +217,15 @@ async fn exports_server_spans(
         attr(&err_span.attributes, "http.response.status_code"),
         Some(&any_value::Value::IntValue(503))
     );
+    // A route with a parameter: the path is the request's, not the route's.
+    assert_eq!(
+        string(&err_span.attributes, "url.path").as_deref(),
+        Some("/v1/status/503")
+    );
+    assert_eq!(
+        string(&err_span.attributes, "http.route").as_deref(),
+        Some("/v1/status/{code}")
+    );
     assert_eq!(
         err_span.status.map(|s| s.code),
         Some(2),

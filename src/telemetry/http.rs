@@ -233,7 +233,8 @@ where
             attributes.extend([
                 KeyValue::new("http.request.method", method_label(method)),
                 KeyValue::new("http.route", route),
-                KeyValue::new("url.path", path.to_owned()),
+                // A route without parameters is its own path: no copy.
+                KeyValue::new("url.path", static_or_owned(path, route)),
                 KeyValue::new("url.scheme", "http"),
                 KeyValue::new("user_agent.original", user_agent.to_owned()),
             ]);
@@ -353,6 +354,15 @@ where
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// `value`, borrowed from `known` when they are equal (no allocation).
+fn static_or_owned(value: &str, known: &'static str) -> opentelemetry::Value {
+    if value == known {
+        known.into()
+    } else {
+        value.to_owned().into()
+    }
 }
 
 /// The request span with every attribute the OpenTelemetry semantic

@@ -195,6 +195,10 @@ fn defaults(cfg: &KafkaConfig) -> Vec<(&'static str, String)> {
         ("linger.ms", "50".to_owned()),
         // lz4 is compiled into the bundled librdkafka (no zlib/zstd linked).
         ("compression.type", "lz4".to_owned()),
+        // The Java client's hash of the key (`trace_id`): a trace's lines go to
+        // the partition a Java producer would pick for it, and murmur2 costs
+        // less per line than librdkafka's default CRC32. No key: random.
+        ("partitioner", "murmur2_random".to_owned()),
         // A log line older than this is not worth delivering: count it failed.
         ("message.timeout.ms", "30000".to_owned()),
         // Reconnect at least every second once a broker is back (librdkafka
@@ -594,6 +598,9 @@ mod tests {
         assert_eq!(c.get("sasl.mechanisms"), None);
         let d = client_config(&cfg(&[]), true);
         assert_eq!(d.get("acks"), Some("all"));
+        assert_eq!(d.get("partitioner"), Some("murmur2_random"));
+        let own = client_config(&cfg(&[("partitioner", "consistent_random")]), true);
+        assert_eq!(own.get("partitioner"), Some("consistent_random"));
         assert_eq!(
             d.get("sasl.mechanisms"),
             None,
