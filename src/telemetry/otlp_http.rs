@@ -8,12 +8,15 @@
 //! the `OTEL_EXPORTER_OTLP_*` variables, with the exporter's rules
 //! (`traces::OtlpConfig`). gRPC still goes through `opentelemetry-otlp`.
 //!
-//! It runs on the span batches' own thread, so the blocking client never
-//! holds up a request; a failed export is an error the caller counts.
+//! It runs on the span batches' own thread, on a single-threaded runtime of
+//! its own: the post is made by that thread, not handed to a client thread
+//! and waited for (two thread switches per batch fewer), and never holds up
+//! a request. A failed export is an error the caller counts.
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
+use reqwest::Client;
+use tokio::runtime::Runtime;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,8 @@ pub enum HttpExporterError {
     Header(String, String),
     #[error("cannot build the OTLP/HTTP client: {0}")]
     Client(String),
+    #[error("cannot build the OTLP/HTTP client's runtime: {0}")]
+    Runtime(#[from] std::io::Error),
 }
 
 /// Why a batch did not reach the collector (its spans are counted lost).
@@ -37,6 +42,7 @@ pub enum ExportError {
 pub struct HttpExporter {
     client: Client,
     url: String,
+    runtime: Runtime,
 }
 
 impl HttpExporter {
@@ -61,34 +67,35 @@ impl HttpExporter {
                 .map_err(|e| HttpExporterError::Header(k.clone(), e.to_string()))?;
             map.insert(name, value);
         }
-        // The blocking client starts a runtime of its own: build it off the
-        // caller's (async) thread, as opentelemetry-otlp does.
-        let client = std::thread::spawn(move || {
-            Client::builder()
-                .timeout(timeout)
-                .default_headers(map)
-                .build()
-        })
-        .join()
-        .map_err(|_| HttpExporterError::Client("the builder thread panicked".to_owned()))?
-        .map_err(|e| HttpExporterError::Client(e.to_string()))?;
+        let client = Client::builder()
+            .timeout(timeout)
+            .default_headers(map)
+            .build()
+            .map_err(|e| HttpExporterError::Client(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
         Ok(HttpExporter {
             client,
             url: url.to_owned(),
+            runtime,
         })
     }
 
     /// Posts one encoded `ExportTraceServiceRequest`. Blocks for at most the
-    /// export timeout: call it off the async workers.
+    /// export timeout: call it from a thread that is not a runtime's worker.
     pub fn export(&self, body: Vec<u8>) -> Result<(), ExportError> {
-        let response = self.client.post(&self.url).body(body).send()?;
-        let status = response.status();
-        // Read to the end, so the connection is reused.
-        let _ = response.bytes();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(ExportError::Status(status.as_u16()))
-        }
+        self.runtime.block_on(async {
+            let response = self.client.post(&self.url).body(body).send().await?;
+            let status = response.status();
+            // Read to the end, so the connection is reused.
+            let _ = response.bytes().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(ExportError::Status(status.as_u16()))
+            }
+        })
     }
 }
