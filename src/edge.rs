@@ -123,17 +123,18 @@ impl Edge {
             .unwrap_or(&self.unmatched)
     }
 
-    /// Serves one request: telemetry, guards, router.
-    pub async fn serve(&self, req: Request) -> Response {
+    /// Serves one request: telemetry, guards, router. Not an `async fn`: it
+    /// would keep `req` beside the future it is moved into (the request's
+    /// future is copied whole when the request starts; bench/README.md).
+    pub fn serve(&self, req: Request) -> impl Future<Output = Response> + Send + '_ {
         let route = self.label(req.uri().path());
-        observe(&self.telemetry, route, req, |req| async move {
+        observe(&self.telemetry, route, req, move |req| async move {
             let router = self.router.clone();
             match &self.guards {
                 Some(guards) => guarded(guards, router, req).await,
                 None => call_catching(router, req).await,
             }
         })
-        .await
     }
 }
 
