@@ -27,6 +27,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::sync::Semaphore;
 use tower::Service;
 
@@ -123,16 +124,17 @@ impl Edge {
             .unwrap_or(&self.unmatched)
     }
 
-    /// Serves one request: telemetry, guards, router. Not an `async fn`: it
-    /// would keep `req` beside the future it is moved into (the request's
-    /// future is copied whole when the request starts; bench/README.md).
+    /// Serves one request: telemetry, guards, router. None of the layers is
+    /// an `async fn`: each would keep the request (or the future it is moved
+    /// into) beside that future, and the request's future is copied whole
+    /// when a request starts (bench/README.md, "The request's future").
     pub fn serve(&self, req: Request) -> impl Future<Output = Response> + Send + '_ {
         let route = self.label(req.uri().path());
-        observe(&self.telemetry, route, req, move |req| async move {
+        observe(&self.telemetry, route, req, move |req| {
             let router = self.router.clone();
             match &self.guards {
-                Some(guards) => guarded(guards, router, req).await,
-                None => call_catching(router, req).await,
+                Some(guards) => Either::Left(guarded(guards, router, req)),
+                None => Either::Right(call_catching(router, req)),
             }
         })
     }
@@ -154,12 +156,16 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for EdgeServi
 }
 
 /// Shedding, the time budget and the body limit around the route.
-async fn guarded(guards: &Guards, router: Router, mut req: Request) -> Response {
-    let Ok(_permit) = guards.permits.try_acquire() else {
+fn guarded(
+    guards: &Guards,
+    router: Router,
+    mut req: Request,
+) -> impl Future<Output = Response> + Send + '_ {
+    let Ok(permit) = guards.permits.try_acquire() else {
         let mut res = json_error(StatusCode::SERVICE_UNAVAILABLE, "overloaded, retry later");
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return res;
+        return Either::Left(std::future::ready(res));
     };
     let declared = req
         .headers()
@@ -167,7 +173,10 @@ async fn guarded(guards: &Guards, router: Router, mut req: Request) -> Response 
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let limit = match declared {
         Some(len) if len > guards.body_limit => {
-            return json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload too large");
+            return Either::Left(std::future::ready(json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload too large",
+            )));
         }
         Some(len) => len.min(guards.body_limit),
         None => guards.body_limit,
@@ -177,29 +186,37 @@ async fn guarded(guards: &Guards, router: Router, mut req: Request) -> Response 
     if !http_body::Body::is_end_stream(req.body()) {
         req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
     }
-    match tokio::time::timeout(guards.timeout, call_catching(router, req)).await {
-        Ok(response) => response,
-        Err(_) if progress.is_some_and(|p| p.waiting_for_client()) => json_error(
-            StatusCode::REQUEST_TIMEOUT,
-            "request body not received in time",
-        ),
-        Err(_) => json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "request exceeded its time budget",
-        ),
-    }
+    let answered = tokio::time::timeout(guards.timeout, call_catching(router, req));
+    Either::Right(answered.map(move |result| {
+        drop(permit); // held until the response is ready
+        match result {
+            Ok(response) => response,
+            Err(_) if progress.is_some_and(|p| p.waiting_for_client()) => json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            ),
+            Err(_) => json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request exceeded its time budget",
+            ),
+        }
+    }))
 }
 
 /// The router, with a panic in it (while building its future or polling it)
 /// answered as a JSON 500; the panic hook has already reported it.
-async fn call_catching(mut router: Router, req: Request) -> Response {
+fn call_catching(mut router: Router, req: Request) -> impl Future<Output = Response> + Send {
     let internal = || json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) else {
-        return internal();
+        return Either::Left(std::future::ready(internal()));
     };
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(Ok(response)) => response,
-        Ok(Err(never)) => match never {},
-        Err(_) => internal(),
-    }
+    Either::Right(
+        AssertUnwindSafe(future)
+            .catch_unwind()
+            .map(move |result| match result {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_) => internal(),
+            }),
+    )
 }

@@ -21,6 +21,8 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures_util::FutureExt as _;
+use futures_util::future::Either;
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -330,7 +332,7 @@ where
 /// The response to `req`: `run`'s, with the JSON body on every error, or a
 /// 431 for a header block over `MAX_HEADER_BYTES`; `Connection: close` while
 /// draining.
-async fn answer<F, Fut>(tel: &HttpTelemetry, mut req: Request, run: F) -> Response
+fn answer<F, Fut>(tel: &HttpTelemetry, mut req: Request, run: F) -> impl Future<Output = Response>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -340,20 +342,24 @@ where
         req.extensions_mut().insert(progress.clone());
         req = req.map(|inner| Body::new(TrackedBody { inner, progress }));
     }
-    let mut response = if header_bytes(req.headers()) > tel.max_header_bytes {
-        json_error(
+    // Not an `async fn`, which would keep `req` beside `run`'s future
+    // (`Edge::serve`).
+    let response = if header_bytes(req.headers()) > tel.max_header_bytes {
+        Either::Left(std::future::ready(json_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request header fields too large",
-        )
+        )))
     } else {
-        ensure_json_errors(run(req).await)
+        Either::Right(run(req).map(ensure_json_errors))
     };
-    if tel.readiness.is_draining() {
+    response.map(|mut response| {
+        if tel.readiness.is_draining() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    })
 }
 
 /// `value`, borrowed from `known` when they are equal (no allocation).
