@@ -16,8 +16,8 @@
 use std::time::Duration;
 
 use reqwest::Client;
-use tokio::runtime::Runtime;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use tokio::runtime::Runtime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpExporterError {
