@@ -50,16 +50,6 @@ impl EncodedResource {
     }
 }
 
-/// The `ExportTraceServiceRequest` for `spans`: one `ResourceSpans` with a
-/// `ScopeSpans` per instrumentation scope, in the order scopes first appear.
-pub fn export_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
-    let mut batch = EncodedSpans::default();
-    for span in spans {
-        batch.push(span);
-    }
-    batch.request(resource)
-}
-
 /// Spans encoded one at a time as they end, grouped by instrumentation scope
 /// in the order scopes first appear: the body of one export request, built
 /// without keeping the spans (`otlp_batch`).
@@ -363,6 +353,15 @@ mod tests {
     use prost::Message;
 
     use super::*;
+
+    /// The `ExportTraceServiceRequest` for `spans`, as `otlp_batch` builds it.
+    fn export_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
+        let mut batch = EncodedSpans::default();
+        for span in spans {
+            batch.push(span);
+        }
+        batch.request(resource)
+    }
 
     fn context(trace: u128, span: u64, remote: bool, state: &str) -> SpanContext {
         SpanContext::new(
