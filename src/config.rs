@@ -164,6 +164,25 @@ mod tests {
     }
 
     #[test]
+    fn port_clash_echoes_admin_port_as_given() {
+        // A blank ADMIN_PORT stands for its default: the error shows the blank
+        // the operator wrote and says which port it meant.
+        for (given, env) in [
+            ("", vec![("PORT", "8081"), ("ADMIN_PORT", "")]),
+            ("  ", vec![("PORT", "8081"), ("ADMIN_PORT", "  ")]),
+            ("8080", vec![("ADMIN_PORT", "8080")]),
+            ("8081", vec![("PORT", "8081")]),
+        ] {
+            let e = cfg(&env).unwrap_err();
+            assert_eq!((e.var.as_ref(), e.value.as_str()), ("ADMIN_PORT", given));
+            assert!(e.reason.contains("must differ from PORT"), "{e}");
+            if given.trim().is_empty() {
+                assert!(e.reason.contains("8081"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn opentelemetry_variables_as_the_specification_says() {
         let c = cfg(&[]).unwrap();
         assert_eq!(

@@ -32,14 +32,20 @@ impl ServerSettings {
     pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(lookup, name);
         let port = parse_port("PORT", get("PORT"), 8080)?;
-        let admin_raw = get("ADMIN_PORT");
-        let admin_port = parse_port("ADMIN_PORT", admin_raw.clone(), 8081)?;
+        let admin_port = parse_port("ADMIN_PORT", get("ADMIN_PORT"), 8081)?;
         if port == admin_port && port != 0 {
-            return Err(err(
-                "ADMIN_PORT",
-                admin_raw.as_deref().unwrap_or("8081"),
-                "must differ from PORT (probes and metrics get their own listener)",
-            ));
+            const REASON: &str =
+                "must differ from PORT (probes and metrics get their own listener)";
+            // Echo what was given; a blank value stands for the default, so say which.
+            return Err(match lookup("ADMIN_PORT").as_deref() {
+                Some(given) if !given.trim().is_empty() => err("ADMIN_PORT", given, REASON),
+                Some(blank) => err(
+                    "ADMIN_PORT",
+                    blank,
+                    format!("blank means the default 8081, which {REASON}"),
+                ),
+                None => err("ADMIN_PORT", "8081", format!("the default {REASON}")),
+            });
         }
         let seconds = |var: &'static str, default, min, max| -> Result<Duration, ConfigError> {
             Ok(Duration::from_secs(bounded(
