@@ -16,6 +16,8 @@
 #   HELLO_PREV_BIN=/path/to/an/earlier/hello VARIANTS="baseline hello hello-prev" bench/run.sh
 #   HELLO_PREV_BIN=... VARIANTS="baseline hello-kafka hello-prev-kafka hello-otlp hello-prev-otlp" bench/run.sh
 #                                       # before / after a change, in the same run
+#   VARIANTS="baseline hello-kafka hello-kafka+KAFKA_PROP_LINGER_MS=5" bench/run.sh
+#                                       # a variant with settings of its own (after `+`)
 #   PACED_CONNECTIONS=28 bench/run.sh   # latency below saturation: each connection waits
 #                                       # 1 ms after every response (~20k req/s offered)
 # Results also go to bench/results/<timestamp>.md (git-ignored).
@@ -61,9 +63,19 @@ if [ -n "$PACED_CONNECTIONS" ]; then
   MODE="paced: each connection waits 1 ms after every response"
 fi
 
-# variant → command line (env + binary); add rows here.
+# variant → command line (env + binary); add rows here. A variant may carry
+# settings after `+`: `hello-kafka+KAFKA_PROP_LINGER_MS=5+KAFKA_PROP_COMPRESSION_TYPE=none`
+# runs hello-kafka with those variables (start_variant runs in its own
+# subshell, so they reach only that server).
 start_variant() {
-  local name=$1 port=$2 admin=$3
+  local name=${1%%+*} port=$2 admin=$3 setting
+  if [[ $1 == *+* ]]; then
+    IFS=+ read -ra settings <<<"${1#*+}"
+    for setting in "${settings[@]}"; do
+      [[ $setting == [A-Z_]*=* ]] || { echo "variant $1: '$setting' is not NAME=value" >&2; return 1; }
+      export "${setting?}"
+    done
+  fi
   case $name in
     baseline) PORT=$port taskset -c 0 "$BASELINE_BIN" ;;
     hello) PORT=$port ADMIN_PORT=$admin TMPDIR=$WORK SHUTDOWN_DRAIN_SECONDS=0 taskset -c 0 "$HELLO_BIN" ;;
@@ -111,10 +123,11 @@ await_line() {
 # program examples/mock_kafka.rs (pinned to the load generator's CPU). Started
 # here, not in a $(...) subshell, so that the EXIT trap's `jobs -p` stops it.
 BOOTSTRAP="" FLAP_BOOTSTRAP="" OTLP_OK="" OTLP_HOLE=""
-if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-prev-kafka "* || " $VARIANTS " == *" hello-kafka-flap "* ]]; then
+# (hello-kafka with settings after `+` counts as hello-kafka.)
+if [[ " $VARIANTS " == *" hello-kafka"[\ +]* || " $VARIANTS " == *" hello-prev-kafka"[\ +]* || " $VARIANTS " == *" hello-kafka-flap "* ]]; then
   MOCK_KAFKA=$(mock_kafka_bin)
 fi
-if [[ " $VARIANTS " == *" hello-kafka "* || " $VARIANTS " == *" hello-prev-kafka "* ]]; then
+if [[ " $VARIANTS " == *" hello-kafka"[\ +]* || " $VARIANTS " == *" hello-prev-kafka"[\ +]* ]]; then
   KAFKA_MOCK_SECONDS=3600 taskset -c 1 "$MOCK_KAFKA" >"$WORK/mock.log" 2>&1 &
   BOOTSTRAP=$(await_line "$WORK/mock.log" KAFKA_MOCK_BOOTSTRAP)
 fi
@@ -123,7 +136,7 @@ if [[ " $VARIANTS " == *" hello-kafka-flap "* ]]; then
   KAFKA_MOCK_SECONDS=3600 KAFKA_MOCK_FLAP=3 taskset -c 1 "$MOCK_KAFKA" >"$WORK/flap.log" 2>&1 &
   FLAP_BOOTSTRAP=$(await_line "$WORK/flap.log" KAFKA_MOCK_BOOTSTRAP)
 fi
-if [[ " $VARIANTS " == *" hello-otlp "* || " $VARIANTS " == *" hello-prev-otlp "* ]]; then
+if [[ " $VARIANTS " == *" hello-otlp"[\ +]* || " $VARIANTS " == *" hello-prev-otlp"[\ +]* ]]; then
   taskset -c 1 python3 bench/otlp_sink.py ok >"$WORK/otlp-ok.log" 2>&1 &
   OTLP_OK=$(await_line "$WORK/otlp-ok.log" OTLP_SINK_ENDPOINT)
 fi
