@@ -68,7 +68,7 @@ fi
 # runs hello-kafka with those variables (start_variant runs in its own
 # subshell, so they reach only that server).
 start_variant() {
-  local name=${1%%+*} port=$2 admin=$3 setting
+  local name=${1%%+*} port=$2 admin=$3 setting settings
   if [[ $1 == *+* ]]; then
     IFS=+ read -ra settings <<<"${1#*+}"
     for setting in "${settings[@]}"; do

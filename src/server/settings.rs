@@ -28,23 +28,24 @@ pub struct ServerSettings {
     pub shutdown_drain: Duration,
 }
 
+/// `ADMIN_PORT` when unset or blank.
+const ADMIN_PORT_DEFAULT: u16 = 8081;
+
 impl ServerSettings {
     pub(crate) fn parse(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(lookup, name);
         let port = parse_port("PORT", get("PORT"), 8080)?;
-        let admin_port = parse_port("ADMIN_PORT", get("ADMIN_PORT"), 8081)?;
+        let admin_port = parse_port("ADMIN_PORT", get("ADMIN_PORT"), ADMIN_PORT_DEFAULT)?;
         if port == admin_port && port != 0 {
-            const REASON: &str =
-                "must differ from PORT (probes and metrics get their own listener)";
-            // Echo what was given; a blank value stands for the default, so say which.
-            return Err(match lookup("ADMIN_PORT").as_deref() {
-                Some(given) if !given.trim().is_empty() => err("ADMIN_PORT", given, REASON),
-                Some(blank) => err(
-                    "ADMIN_PORT",
-                    blank,
-                    format!("blank means the default 8081, which {REASON}"),
-                ),
-                None => err("ADMIN_PORT", "8081", format!("the default {REASON}")),
+            // Echo what was set; a blank stands for the default, so say which.
+            let given = lookup("ADMIN_PORT").unwrap_or_else(|| ADMIN_PORT_DEFAULT.to_string());
+            let reason = "must differ from PORT (probes and metrics get their own listener)";
+            return Err(if given.trim().is_empty() {
+                let reason =
+                    format!("blank means the default {ADMIN_PORT_DEFAULT}, which {reason}");
+                err("ADMIN_PORT", &given, reason)
+            } else {
+                err("ADMIN_PORT", &given, reason)
             });
         }
         let seconds = |var: &'static str, default, min, max| -> Result<Duration, ConfigError> {
