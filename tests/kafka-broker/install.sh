@@ -9,15 +9,11 @@ set -euo pipefail
 # shellcheck source=../../scripts/env.sh
 source "$(dirname "$0")/../../scripts/env.sh"
 cd "$HELLO_ROOT"
-TANSU_VERSION=0.6.0
 mkdir -p "$HELLO_TOOL_CACHE"
 exec 9>"$HELLO_TOOL_CACHE/kafka-broker-install.lock"
 flock 9
-if ! cargo install --list --root "$HELLO_CARGO_TOOLS" 2>/dev/null | grep -qx "tansu v$TANSU_VERSION:"; then
-  echo "kafka-broker: cargo install tansu@$TANSU_VERSION (memory storage: --features dynostore)"
-  cargo install --quiet --locked --root "$HELLO_CARGO_TOOLS" ${HELLO_INSTALL_JOBS:+-j "$HELLO_INSTALL_JOBS"} \
-    --features dynostore "tansu@$TANSU_VERSION"
-fi
+# dynostore: tansu's in-memory storage.
+hello_cargo_tool tansu 0.6.0 --features dynostore
 if [ ! -x .tools/kafka/bin/python ] || ! .tools/kafka/bin/python -c 'import kafka, lz4' 2>/dev/null; then
   echo "kafka-broker: pip: kafka-python"
   python3 -m venv .tools/kafka
