@@ -100,7 +100,7 @@ hello_cargo_tool() { # hello_cargo_tool CRATE VERSION [cargo install args...]
   local crate=$1 version=$2
   shift 2
   cargo install --list --root "$HELLO_CARGO_TOOLS" 2>/dev/null | grep -qx "$crate v$version:" && return 0
-  echo "install-tools: cargo install $crate@$version $*"
+  echo "install-tools: cargo install $crate@$version${*:+ $*}"
   cargo install --quiet --locked --root "$HELLO_CARGO_TOOLS" ${HELLO_INSTALL_JOBS:+-j "$HELLO_INSTALL_JOBS"} "$@" "$crate@$version"
 }
 
