@@ -34,12 +34,12 @@ case $MODE in
   lean) ;;
   kafka)
     KAFKA_MOCK_SECONDS=600 "$(mock_kafka_bin)" >"$WORK/mock.log" 2>&1 &
-    for _ in $(seq 100); do grep -q KAFKA_MOCK_BOOTSTRAP= "$WORK/mock.log" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -qs KAFKA_MOCK_BOOTSTRAP= "$WORK/mock.log" && break; sleep 0.1; done
     sink_env=("KAFKA_BROKERS=$(grep -o 'KAFKA_MOCK_BOOTSTRAP=[^ ]*' "$WORK/mock.log" | cut -d= -f2)")
     ;;
   otlp)
     python3 bench/otlp_sink.py ok >"$WORK/otlp.log" 2>&1 &
-    for _ in $(seq 100); do grep -q OTLP_SINK_ENDPOINT= "$WORK/otlp.log" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -qs OTLP_SINK_ENDPOINT= "$WORK/otlp.log" && break; sleep 0.1; done
     sink_env=("OTEL_EXPORTER_OTLP_ENDPOINT=$(grep -o 'OTLP_SINK_ENDPOINT=[^ ]*' "$WORK/otlp.log" | cut -d= -f2)")
     ;;
   *) echo "mode: lean, otlp or kafka" >&2; exit 2 ;;
