@@ -19,6 +19,7 @@ broker_install=$!
 
 suites=(
   scripts/check-references.py  # every link and repository path in docs and comments exists
+  bench/test.sh                # the benchmark's scripts (shellcheck) and the statistics of its verdicts
   scripts/test-rust.sh         # fmt, clippy, unit + integration tests (real HTTP, OTLP receiver)
   scripts/build-static.sh      # the static release binary the next suites share
   scripts/check-try-it.sh      # the README's "Try it" commands against the binary, outputs compared

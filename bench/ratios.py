@@ -1,0 +1,57 @@
+"""Statistics behind bench/run.sh's verdicts.
+
+Each round measures a variant next to the baseline, so the ratio of a round is
+paired: the machine's drift between rounds cancels in it, not within it. The
+rounds' ratios are summarised by their median and the median's confidence
+interval from order statistics, which assumes nothing about their distribution
+(rounds are taken as independent draws). A target is met only when the whole
+interval is at or above it, missed only when the whole interval is below it:
+on a noisy machine the honest answer is often "not decided".
+"""
+
+from math import comb
+
+LEVEL = 0.95
+
+
+def median_interval(values, level=LEVEL):
+    """(low, high): the order statistics that bracket the median of the
+    population with at least `level` probability, or None when there are too
+    few values for that (fewer than 6 at 95 %).
+
+    With n values, the k-th smallest is below the median with probability
+    P(Binomial(n, 1/2) >= k); the interval drops the largest number of values
+    from each end that keeps the two tails' total within 1 - level.
+    """
+    xs = sorted(values)
+    n = len(xs)
+    tail = (1 - level) / 2
+    dropped, below = 0, 0.0
+    while dropped < n // 2:
+        p = comb(n, dropped) / 2**n
+        if below + p > tail:
+            break
+        below += p
+        dropped += 1
+    if dropped == 0:
+        return None
+    return xs[dropped - 1], xs[n - dropped]
+
+
+def coverage(n, dropped):
+    """The probability that the interval from median_interval brackets the
+    median, when `dropped` values are left out at each end of n."""
+    return 1 - 2 * sum(comb(n, i) for i in range(dropped)) / 2**n
+
+
+def verdict(values, goal, level=LEVEL):
+    """'met', 'missed' or 'not decided' for "the median ratio is at least goal"."""
+    interval = median_interval(values, level)
+    if interval is None:
+        return "not decided (too few rounds for an interval)"
+    low, high = interval
+    if low >= goal:
+        return "met"
+    if high < goal:
+        return "missed"
+    return "not decided"
