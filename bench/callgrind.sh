@@ -29,25 +29,11 @@ done
 
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-sink_env=()
-case $MODE in
-  lean) ;;
-  kafka)
-    KAFKA_MOCK_SECONDS=600 "$(mock_kafka_bin)" >"$WORK/mock.log" 2>&1 &
-    for _ in $(seq 100); do grep -qs KAFKA_MOCK_BOOTSTRAP= "$WORK/mock.log" && break; sleep 0.1; done
-    sink_env=("KAFKA_BROKERS=$(grep -o 'KAFKA_MOCK_BOOTSTRAP=[^ ]*' "$WORK/mock.log" | cut -d= -f2)")
-    ;;
-  otlp)
-    python3 bench/otlp_sink.py ok >"$WORK/otlp.log" 2>&1 &
-    for _ in $(seq 100); do grep -qs OTLP_SINK_ENDPOINT= "$WORK/otlp.log" && break; sleep 0.1; done
-    sink_env=("OTEL_EXPORTER_OTLP_ENDPOINT=$(grep -o 'OTLP_SINK_ENDPOINT=[^ ]*' "$WORK/otlp.log" | cut -d= -f2)")
-    ;;
-  *) echo "mode: lean, otlp or kafka" >&2; exit 2 ;;
-esac
+start_sink "$MODE" "$WORK" || exit $?
 
 port=$(hello_free_port)
 admin=$(hello_free_port)
-env PORT="$port" ADMIN_PORT="$admin" TMPDIR="$WORK" SHUTDOWN_DRAIN_SECONDS=0 "${sink_env[@]}" \
+env PORT="$port" ADMIN_PORT="$admin" TMPDIR="$WORK" SHUTDOWN_DRAIN_SECONDS=0 "${SINK_ENV[@]}" \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
   "$BIN" >/dev/null 2>"$WORK/valgrind.log" &
 # The valgrind process itself (not the job's shell), found by its output file.

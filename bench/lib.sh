@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by bench/run.sh, reliability/long.sh and reliability/test.sh: which
-# process serves a port, and where the mock Kafka cluster program is.
+# Shared by bench/run.sh, bench/callgrind.sh, bench/perf.sh, reliability/long.sh
+# and reliability/test.sh: which process serves a port, where the mock Kafka
+# cluster program is, and the benchmark's sinks.
 
 # pid_listening_on PORT BIN: the pid of the process running BIN that owns the
 # listening socket on PORT. Found by the socket, not by the newest process of
@@ -35,4 +36,38 @@ mock_kafka_bin() {
     cargo build --locked -q --example mock_kafka --manifest-path "$manifest" >&2 || return 1
   fi
   echo "$bin"
+}
+
+# await_line FILE KEY: the value printed as KEY=value by a helper started in the background.
+await_line() {
+  local v=""
+  for _ in $(seq 150); do
+    v=$(grep -so "$2=[^ ]*" "$1" | head -1 | cut -d= -f2- || true)
+    [ -n "$v" ] && { echo "$v"; return 0; }
+    sleep 0.2
+  done
+  echo "helper did not start:" >&2; cat "$1" >&2; return 1
+}
+
+# start_sink MODE WORKDIR [PREFIX...]: for MODE kafka or otlp, starts the mock
+# Kafka cluster or the OTLP sink in the background (run through PREFIX, e.g.
+# `taskset -c 1`) and sets SINK_ENV to the variable that points hello at it;
+# for lean, SINK_ENV is empty. Status 2 for another mode.
+# shellcheck disable=SC2034 # SINK_ENV is read by the scripts that source this file
+start_sink() {
+  local mode=$1 work=$2
+  shift 2
+  SINK_ENV=()
+  case $mode in
+    lean) ;;
+    kafka)
+      KAFKA_MOCK_SECONDS=600 "$@" "$(mock_kafka_bin)" >"$work/mock.log" 2>&1 &
+      SINK_ENV=("KAFKA_BROKERS=$(await_line "$work/mock.log" KAFKA_MOCK_BOOTSTRAP)") || return 1
+      ;;
+    otlp)
+      "$@" python3 "$HELLO_ROOT/bench/otlp_sink.py" ok >"$work/otlp.log" 2>&1 &
+      SINK_ENV=("OTEL_EXPORTER_OTLP_ENDPOINT=$(await_line "$work/otlp.log" OTLP_SINK_ENDPOINT)") || return 1
+      ;;
+    *) echo "mode: lean, otlp or kafka" >&2; return 2 ;;
+  esac
 }

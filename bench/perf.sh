@@ -30,26 +30,12 @@ done
 
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-sink_env=()
-case $MODE in
-  lean) ;;
-  kafka)
-    KAFKA_MOCK_SECONDS=600 taskset -c 1 "$(mock_kafka_bin)" >"$WORK/mock.log" 2>&1 &
-    for _ in $(seq 100); do grep -qs KAFKA_MOCK_BOOTSTRAP= "$WORK/mock.log" && break; sleep 0.1; done
-    sink_env=("KAFKA_BROKERS=$(grep -o 'KAFKA_MOCK_BOOTSTRAP=[^ ]*' "$WORK/mock.log" | cut -d= -f2)")
-    ;;
-  otlp)
-    taskset -c 1 python3 bench/otlp_sink.py ok >"$WORK/otlp.log" 2>&1 &
-    for _ in $(seq 100); do grep -qs OTLP_SINK_ENDPOINT= "$WORK/otlp.log" && break; sleep 0.1; done
-    sink_env=("OTEL_EXPORTER_OTLP_ENDPOINT=$(grep -o 'OTLP_SINK_ENDPOINT=[^ ]*' "$WORK/otlp.log" | cut -d= -f2)")
-    ;;
-  *) echo "mode: lean, otlp or kafka" >&2; exit 2 ;;
-esac
+start_sink "$MODE" "$WORK" taskset -c 1 || exit $?
 
 port=$(hello_free_port)
 admin=$(hello_free_port)
 # Its log lines go to a reader on the other CPU, as a container runtime's would.
-env PORT="$port" ADMIN_PORT="$admin" TMPDIR="$WORK" SHUTDOWN_DRAIN_SECONDS=0 "${sink_env[@]}" \
+env PORT="$port" ADMIN_PORT="$admin" TMPDIR="$WORK" SHUTDOWN_DRAIN_SECONDS=0 "${SINK_ENV[@]}" \
   taskset -c 0 "$BIN" 2>&1 | taskset -c 1 cat >/dev/null &
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break; sleep 0.1; done
 pid=$(pid_listening_on "$port" "$BIN") || { echo "the service did not start"; exit 1; }

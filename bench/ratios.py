@@ -19,29 +19,24 @@ def median_interval(values, level=LEVEL):
     population with at least `level` probability, or None when there are too
     few values for that (fewer than 6 at 95 %).
 
-    With n values, the k-th smallest is below the median with probability
-    P(Binomial(n, 1/2) >= k); the interval drops the largest number of values
-    from each end that keeps the two tails' total within 1 - level.
+    With n values, the k-th smallest is above the median with probability
+    P(Binomial(n, 1/2) < k); the interval is the k-th smallest to the k-th
+    largest, with the largest k that keeps its coverage at `level`.
     """
     xs = sorted(values)
     n = len(xs)
-    tail = (1 - level) / 2
-    dropped, below = 0, 0.0
-    while dropped < n // 2:
-        p = comb(n, dropped) / 2**n
-        if below + p > tail:
-            break
-        below += p
-        dropped += 1
-    if dropped == 0:
+    k = 0
+    while k < n // 2 and coverage(n, k + 1) >= level:
+        k += 1
+    if k == 0:
         return None
-    return xs[dropped - 1], xs[n - dropped]
+    return xs[k - 1], xs[n - k]
 
 
-def coverage(n, dropped):
-    """The probability that the interval from median_interval brackets the
-    median, when `dropped` values are left out at each end of n."""
-    return 1 - 2 * sum(comb(n, i) for i in range(dropped)) / 2**n
+def coverage(n, k):
+    """The probability that the k-th smallest to the k-th largest of n values
+    brackets the median: 1 - 2 P(Binomial(n, 1/2) < k)."""
+    return 1 - 2 * sum(comb(n, i) for i in range(k)) / 2**n
 
 
 def verdict(values, goal, level=LEVEL):

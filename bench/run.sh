@@ -109,16 +109,6 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # wrk prints latency like 123.45us / 1.23ms / 1.01s: normalise to µs.
 to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
 
-# await_line FILE KEY: the value printed as KEY=value by a helper started in the background.
-await_line() {
-  local v=""
-  for _ in $(seq 150); do
-    v=$(grep -o "$2=[^ ]*" "$1" | head -1 | cut -d= -f2- || true)
-    [ -n "$v" ] && { echo "$v"; return 0; }
-    sleep 0.2
-  done
-  echo "helper did not start:" >&2; cat "$1" >&2; return 1
-}
 # The Kafka rows need a Kafka-protocol broker: librdkafka's mock cluster, the
 # program examples/mock_kafka.rs (pinned to the load generator's CPU). Started
 # here, not in a $(...) subshell, so that the EXIT trap's `jobs -p` stops it.

@@ -20,11 +20,11 @@ class MedianInterval(unittest.TestCase):
     def test_the_interval_is_the_narrowest_with_the_level(self):
         for n in range(6, 61):
             low, high = median_interval(list(range(n)))
-            dropped = low + 1
-            self.assertEqual(high, n - dropped, n)
-            self.assertGreaterEqual(coverage(n, dropped), 0.95, n)
+            k = low + 1  # the k-th smallest to the k-th largest
+            self.assertEqual(high, n - k, n)
+            self.assertGreaterEqual(coverage(n, k), 0.95, n)
             # One more value off each end would fall below the level.
-            self.assertLess(coverage(n, dropped + 1), 0.95, n)
+            self.assertLess(coverage(n, k + 1), 0.95, n)
 
     def test_coverage_matches_the_binomial_tails(self):
         self.assertAlmostEqual(coverage(16, 4), 1 - 2 * (1 + 16 + 120 + 560) / 2**16)
